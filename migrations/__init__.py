@@ -1,0 +1,1 @@
+"""Alembic migrations for the Signalbox store, shared by SQLite and PostgreSQL."""

@@ -1,0 +1,266 @@
+"""The catalog: providers, models and their endpoints, probe settings, alert rules, webhooks.
+
+Loaded from TOML and validated as a whole: a bad catalog is refused with every problem listed,
+each as ``key.path: reason`` (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class CatalogError(Exception):
+    """The catalog cannot be used; ``problems`` lists every reason with its key path."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"{path}: invalid catalog: " + "; ".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class Provider(_Strict):
+    """A hosting provider and how to talk to it."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    base_url: str
+    api: Literal["openai", "anthropic"] = "openai"
+    api_key_env: str | None = None
+    region: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def request_url(self) -> str:
+        """The streaming endpoint URL, as each protocol's official SDK builds it."""
+        if self.api == "anthropic":
+            return f"{self.base_url}/v1/messages"
+        return f"{self.base_url}/chat/completions"
+
+
+class EndpointSpec(_Strict):
+    """One provider serving one model under its own upstream id."""
+
+    provider: str
+    upstream_model: Annotated[str, Field(min_length=1)]
+    price_input_per_mtok: NonNegFloat | None = None
+    price_output_per_mtok: NonNegFloat | None = None
+    enabled: bool = True
+
+
+class Model(_Strict):
+    """A canonical model name that apps use, and its equivalent endpoints."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+    endpoints: list[EndpointSpec] = Field(default_factory=list, alias="endpoint")
+
+
+class ProbeShape(_Strict):
+    """A probe request: its prompt size and output length."""
+
+    name: Annotated[str, Field(min_length=1)]
+    prompt: str | None = None
+    prompt_tokens: Annotated[int, Field(ge=1, le=200_000)] = 32
+    max_tokens: Annotated[int, Field(ge=1, le=32_768)] = 64
+
+    def prompt_text(self) -> str:
+        """The prompt sent: the given one, or a neutral filler of about ``prompt_tokens``."""
+        if self.prompt:
+            return self.prompt
+        words = ["Count", "slowly", "and", "describe", "each", "number", "in", "words."]
+        filler = " ".join(words[i % len(words)] for i in range(self.prompt_tokens))
+        return f"{filler}\nNow write a long story."
+
+
+class ProbeSettings(_Strict):
+    """How often and how hard to probe."""
+
+    interval_s: PositiveFloat = 60.0
+    jitter_s: NonNegFloat = 5.0
+    connect_timeout_s: PositiveFloat = 5.0
+    ttft_timeout_s: PositiveFloat = 20.0
+    total_timeout_s: PositiveFloat = 60.0
+    concurrency: Annotated[int, Field(ge=1, le=10_000)] = 32
+    daily_budget_usd: NonNegFloat | None = None
+    shapes: list[ProbeShape] = Field(
+        default_factory=lambda: [ProbeShape(name="short")], alias="shape"
+    )
+
+
+class RoutingSettings(_Strict):
+    """Statistics and selection knobs shared by the router, alerts and the dashboard."""
+
+    half_life_s: PositiveFloat = 900.0
+    half_life_by_objective_s: dict[str, PositiveFloat] = Field(default_factory=dict)
+    stale_after_s: PositiveFloat = 300.0
+    share_buffer: Annotated[float, Field(ge=0, le=1)] = 0.05
+    explore_share: Annotated[float, Field(ge=0, le=0.5)] = 0.02
+    decision_sample_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
+
+
+class AlertRule(_Strict):
+    """A degradation rule evaluated per endpoint (DESIGN §7)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["error_rate", "ttft_baseline", "tps_baseline", "no_data"]
+    threshold: PositiveFloat
+    for_s: NonNegFloat = 60.0
+    min_samples: NonNegFloat = 5.0
+    baseline_half_life_s: PositiveFloat = 6 * 3600.0
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+class Webhook(_Strict):
+    """Where alert notifications go. The URL is a secret: read from the environment if named so."""
+
+    name: Annotated[str, Field(min_length=1)]
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["alertmanager", "slack"] = "alertmanager"
+
+
+class Catalog(_Strict):
+    """The whole catalog file."""
+
+    providers: list[Provider] = Field(default_factory=list, alias="provider")
+    models: list[Model] = Field(default_factory=list, alias="model")
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    alerts: list[AlertRule] = Field(default_factory=list, alias="alert")
+    webhooks: list[Webhook] = Field(default_factory=list, alias="webhook")
+
+    def provider(self, name: str) -> Provider:
+        """The provider of that name (KeyError when unknown)."""
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        raise KeyError(name)
+
+    def model(self, name: str) -> Model:
+        """The model of that canonical name (KeyError when unknown)."""
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+    def endpoints(self) -> Iterator[EndpointRef]:
+        """Every (model, endpoint, provider) triple, in catalog order."""
+        for model in self.models:
+            for spec in model.endpoints:
+                yield EndpointRef(
+                    model=model.name, spec=spec, provider=self.provider(spec.provider)
+                )
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointRef:
+    """An endpoint with its provider resolved; the store assigns it an id at sync."""
+
+    model: str
+    spec: EndpointSpec
+    provider: Provider
+
+    @property
+    def key(self) -> str:
+        """``provider/model``: a stable human name for the endpoint."""
+        return f"{self.provider.name}/{self.model}"
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(root)"
+
+
+def _msg(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _cross_check(catalog: Catalog) -> list[str]:
+    problems: list[str] = []
+
+    def dupes(kind: str, names: list[str]) -> None:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                problems.append(f"{kind}[{i}].name: duplicate name '{name}'")
+            seen.add(name)
+
+    dupes("provider", [p.name for p in catalog.providers])
+    dupes("model", [m.name for m in catalog.models])
+    dupes("alert", [a.name for a in catalog.alerts])
+    dupes("webhook", [w.name for w in catalog.webhooks])
+    dupes("probe.shape", [s.name for s in catalog.probe.shapes])
+    known = {p.name for p in catalog.providers}
+    for i, model in enumerate(catalog.models):
+        seen_providers: set[str] = set()
+        for j, spec in enumerate(model.endpoints):
+            where = f"model[{i}].endpoint[{j}].provider"
+            if spec.provider not in known:
+                problems.append(f"{where}: unknown provider '{spec.provider}'")
+            elif spec.provider in seen_providers:
+                problems.append(f"{where}: provider '{spec.provider}' listed twice for this model")
+            seen_providers.add(spec.provider)
+    for i, hook in enumerate(catalog.webhooks):
+        if (hook.url is None) == (hook.url_env is None):
+            problems.append(f"webhook[{i}]: give exactly one of url or url_env")
+    if catalog.probe.ttft_timeout_s > catalog.probe.total_timeout_s:
+        problems.append("probe.ttft_timeout_s: must not exceed probe.total_timeout_s")
+    for objective in catalog.routing.half_life_by_objective_s:
+        if objective not in {"throughput", "latency", "e2e", "cost", "balanced"}:
+            problems.append(f"routing.half_life_by_objective_s.{objective}: unknown objective")
+    return problems
+
+
+def parse_catalog(text: str, path: Path | str = "<catalog>") -> Catalog:
+    """Parse and validate catalog TOML text; raise :class:`CatalogError` listing every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(path, [f"(toml): {exc}"]) from None
+    try:
+        catalog = Catalog.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_loc(err['loc'])}: {_msg(err['msg'])}" for err in exc.errors()]
+        raise CatalogError(path, problems) from None
+    problems = _cross_check(catalog)
+    if problems:
+        raise CatalogError(path, problems)
+    return catalog
+
+
+def load_catalog(path: Path | str) -> Catalog:
+    """Read and validate the catalog file at ``path``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(
+            path, ["(file): not found; set SIGNALBOX_CATALOG or --catalog"]
+        ) from None
+    except OSError as exc:
+        raise CatalogError(path, [f"(file): cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise CatalogError(path, ["(file): not UTF-8 text"]) from None
+    return parse_catalog(text, path)
