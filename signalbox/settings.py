@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     simulator_host: str = "127.0.0.1"
     simulator_port: int = 8701
     dashboard_auth: str = Field("", description="user:password for the console's basic auth.")
+    simulator_url: str | None = Field(
+        None, description="Demo only: the simulator the dashboard's 'break provider' control calls."
+    )
     log_level: str = "INFO"
 
     @property
