@@ -1,0 +1,149 @@
+"""Pure rule evaluation: one rule over one endpoint's decayed statistics → (condition, value, reason).
+
+No I/O and no clock: the evaluator fills a frozen :class:`RuleInput` from the statistics snapshots
+(a short half-life for "now", a long one for the endpoint's own baseline) and passes ``now`` in it.
+Too little data gives ``UNKNOWN``, never a breach, so a cold start raises no storm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from signalbox.catalog import AlertRule
+
+
+class Condition(StrEnum):
+    """What one evaluation says about a rule's condition."""
+
+    OK = "ok"
+    BREACH = "breach"
+    UNKNOWN = "unknown"  # not enough data to say either way: keep the current state
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInput:
+    """The statistics one endpoint offers a rule (times in epoch seconds, ``None``: no data)."""
+
+    now: float
+    samples: float  # effective sample size W of the current (short half-life) statistics
+    error_rate: float
+    ttft_p50_ms: float | None
+    tps_p50: float | None
+    last_ok_ts: float | None
+    watched_since_ts: float | None  # since when anyone looked at this endpoint (first data/start)
+    baseline_samples: float = 0.0
+    baseline_ttft_p50_ms: float | None = None
+    baseline_tps_p50: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The outcome of one rule on one endpoint."""
+
+    condition: Condition
+    value: float | None
+    reason: str
+
+
+RESOLVE_MARGIN = 0.1  # a firing alert resolves only below threshold·(1 - margin): no flapping
+
+
+def evaluate(rule: AlertRule, inp: RuleInput, *, firing: bool = False) -> Evaluation:
+    """Evaluate ``rule`` against ``inp``.
+
+    Every rule breaches when its value exceeds ``threshold``; once ``firing``, it stays in breach
+    until the value falls below ``threshold·(1 - RESOLVE_MARGIN)``, so an estimate hovering at the
+    threshold does not fire and resolve over and over.
+    """
+    measure = _MEASURES.get(rule.kind)
+    if measure is None:  # the catalog refuses unknown kinds first
+        raise ValueError(f"unknown alert rule kind {rule.kind!r}")
+    measured = measure(rule, inp)
+    if isinstance(measured, Evaluation):
+        return measured
+    value, text, fmt = measured
+    limit = rule.threshold * (1.0 - RESOLVE_MARGIN) if firing else rule.threshold
+    if value > limit:
+        return Evaluation(Condition.BREACH, value, f"{text} (> {fmt(limit)})")
+    return Evaluation(Condition.OK, value, f"{text} (<= {fmt(limit)})")
+
+
+Measured = tuple[float, str, Callable[[float], str]]
+
+
+def _too_few(rule: AlertRule, samples: float, what: str) -> Evaluation | None:
+    if samples < rule.min_samples:
+        return Evaluation(
+            Condition.UNKNOWN,
+            None,
+            f"{what}: {samples:.1f} effective samples < min_samples {rule.min_samples:g}",
+        )
+    return None
+
+
+def _error_rate(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
+    few = _too_few(rule, inp.samples, "error rate")
+    if few is not None:
+        return few
+    text = f"error rate {inp.error_rate:.1%} over {inp.samples:.1f} effective samples"
+    return inp.error_rate, text, lambda x: f"{x:.1%}"
+
+
+def _baseline_inputs(
+    rule: AlertRule, inp: RuleInput, current: float | None, baseline: float | None, what: str
+) -> Evaluation | None:
+    few = _too_few(rule, inp.samples, what) or _too_few(
+        rule, inp.baseline_samples, f"{what} baseline"
+    )
+    if few is not None:
+        return few
+    if current is None or baseline is None or current <= 0 or baseline <= 0:
+        return Evaluation(Condition.UNKNOWN, None, f"{what}: no successful measurement yet")
+    return None
+
+
+def _times(x: float) -> str:
+    return f"{x:.3g}x"
+
+
+def _ttft_baseline(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
+    cur, base = inp.ttft_p50_ms, inp.baseline_ttft_p50_ms
+    missing = _baseline_inputs(rule, inp, cur, base, "TTFT p50")
+    if missing is not None:
+        return missing
+    assert cur is not None and base is not None
+    ratio = cur / base
+    return ratio, f"TTFT p50 {cur:.0f} ms is {ratio:.2f}x its baseline {base:.0f} ms", _times
+
+
+def _tps_baseline(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
+    cur, base = inp.tps_p50, inp.baseline_tps_p50
+    missing = _baseline_inputs(rule, inp, cur, base, "tps p50")
+    if missing is not None:
+        return missing
+    assert cur is not None and base is not None
+    factor = base / cur  # how many times slower than usual
+    return factor, f"tps p50 {cur:.1f} is {factor:.2f}x below its baseline {base:.1f}", _times
+
+
+def _no_data(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
+    """``threshold`` is in minutes: no successful observation for that long."""
+    since = inp.last_ok_ts if inp.last_ok_ts is not None else inp.watched_since_ts
+    if since is None:
+        return Evaluation(Condition.UNKNOWN, None, "no data: endpoint not watched yet")
+    minutes = max(inp.now - since, 0.0) / 60.0
+    if inp.last_ok_ts is None:
+        text = f"no successful observation in the {minutes:.1f} min watched"
+    else:
+        text = f"last successful observation {minutes:.1f} min ago"
+    return minutes, text, lambda x: f"{x:.3g} min"
+
+
+_MEASURES: dict[str, Callable[[AlertRule, RuleInput], Evaluation | Measured]] = {
+    "error_rate": _error_rate,
+    "ttft_baseline": _ttft_baseline,
+    "tps_baseline": _tps_baseline,
+    "no_data": _no_data,
+}
