@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -143,7 +144,17 @@ class Alert(SQLModel, table=True):
     """One alert's lifecycle, keyed by (rule, endpoint) while open: pending → firing → resolved."""
 
     __tablename__ = "alert"
-    __table_args__ = (Index("ix_alert_rule_endpoint_state", "rule", "endpoint_id", "state"),)
+    __table_args__ = (
+        Index("ix_alert_rule_endpoint_state", "rule", "endpoint_id", "state"),
+        Index(
+            "uq_alert_open_rule_endpoint",
+            "rule",
+            "endpoint_id",
+            unique=True,
+            postgresql_where=text("state IN ('pending', 'firing')"),
+            sqlite_where=text("state IN ('pending', 'firing')"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     rule: str = Field(sa_column=Column(String(100), nullable=False))
     endpoint_id: int = Field(foreign_key="endpoint.id")
