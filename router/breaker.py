@@ -1,0 +1,109 @@
+"""A circuit breaker per endpoint: open on consecutive failures or a high error rate, cool down,
+then let one half-open trial decide (time injected, so tests need no sleeps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class BreakerState(StrEnum):
+    """Where the breaker stands."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """Thresholds and cooldowns."""
+
+    failure_threshold: int = 5
+    error_rate_threshold: float = 0.5
+    min_samples: float = 10.0
+    cooldown_s: float = 15.0
+    max_cooldown_s: float = 300.0
+    trial_timeout_s: float = 60.0
+
+
+class CircuitBreaker:
+    """State of one endpoint's breaker."""
+
+    __slots__ = (
+        "_cooldown_s",
+        "_opened_at",
+        "_trial_at",
+        "consecutive_failures",
+        "opened_count",
+        "reason",
+        "settings",
+    )
+
+    def __init__(self, settings: BreakerSettings | None = None) -> None:
+        self.settings = settings or BreakerSettings()
+        self.consecutive_failures = 0
+        self.opened_count = 0
+        self.reason = ""
+        self._opened_at: float | None = None
+        self._cooldown_s = self.settings.cooldown_s
+        self._trial_at: float | None = None
+
+    def state(self, now: float) -> BreakerState:
+        """CLOSED, OPEN (cooling down) or HALF_OPEN (cooldown over, a trial may go)."""
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if now < self._opened_at + self._cooldown_s:
+            return BreakerState.OPEN
+        return BreakerState.HALF_OPEN
+
+    def retry_in_s(self, now: float) -> float:
+        """Seconds until the cooldown ends (0 when not open)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(self._opened_at + self._cooldown_s - now, 0.0)
+
+    def trial_available(self, now: float) -> bool:
+        """Whether a half-open trial may be sent now."""
+        if self.state(now) is not BreakerState.HALF_OPEN:
+            return False
+        return self._trial_at is None or now - self._trial_at > self.settings.trial_timeout_s
+
+    def acquire_trial(self, now: float) -> bool:
+        """Take the half-open trial slot; False when it is not available."""
+        if not self.trial_available(now):
+            return False
+        self._trial_at = now
+        return True
+
+    def record(self, ok: bool, now: float, error_rate: float = 0.0, samples: float = 0.0) -> None:
+        """Fold one outcome in; ``error_rate`` and ``samples`` are the decayed figures after it."""
+        state = self.state(now)
+        if ok:
+            self.consecutive_failures = 0
+            if state is BreakerState.HALF_OPEN:
+                self._close()
+            return
+        self.consecutive_failures += 1
+        if state is BreakerState.HALF_OPEN:
+            self._open(now, "half-open trial failed", backoff=True)
+        elif state is BreakerState.CLOSED:
+            s = self.settings
+            if self.consecutive_failures >= s.failure_threshold:
+                self._open(now, f"{self.consecutive_failures} consecutive failures", backoff=False)
+            elif samples >= s.min_samples and error_rate > s.error_rate_threshold:
+                self._open(now, f"error rate {error_rate:.0%}", backoff=False)
+
+    def _open(self, now: float, reason: str, backoff: bool) -> None:
+        if backoff:
+            self._cooldown_s = min(self._cooldown_s * 2, self.settings.max_cooldown_s)
+        self._opened_at = now
+        self._trial_at = None
+        self.opened_count += 1
+        self.reason = reason
+
+    def _close(self) -> None:
+        self._opened_at = None
+        self._trial_at = None
+        self._cooldown_s = self.settings.cooldown_s
+        self.reason = ""

@@ -1,0 +1,194 @@
+"""The router's live view: decayed stats and a breaker per endpoint, fed by observations from the
+store and by its own traffic; cached snapshots for the hot path; which endpoints want probing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from router.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from router.scoring import Objective, PriceInfo
+from router.select import Candidate
+from signalbox.catalog import Catalog, EndpointRef
+from signalbox.prices import resolve_prices
+from signalbox.records import ErrorClass, Source
+from signalbox.stats import EndpointSnapshot, EndpointStats
+
+Clock = Callable[[], float]
+SNAPSHOT_MAX_AGE_S = 1.0  # decay is slow (minutes): a snapshot a second old is exact enough
+SNAPSHOT_DIRTY_AGE_S = 0.05  # after new data, refresh at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointInfo:
+    """A catalog endpoint as the router knows it."""
+
+    ref: EndpointRef
+    key: str
+    price: PriceInfo
+
+    @property
+    def provider(self) -> str:
+        """The provider's name."""
+        return self.ref.provider.name
+
+
+class LiveState:
+    """Every endpoint's statistics and breaker, in memory, owned by one router."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        clock: Clock = time.time,
+        breaker_settings: BreakerSettings | None = None,
+        resolve_price: Callable[[EndpointRef], PriceInfo] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.clock = clock
+        routing = catalog.routing
+        self.half_life_s = routing.half_life_s
+        self.half_lives = sorted({routing.half_life_s, *routing.half_life_by_objective_s.values()})
+        self.endpoints: dict[str, EndpointInfo] = {}
+        self.by_model: dict[str, list[EndpointInfo]] = {}
+        self.ids: dict[str, int] = {}  # key -> endpoint id in the store
+        self.keys_by_id: dict[int, str] = {}
+        price_of = resolve_price or _catalog_price
+        for ref in catalog.endpoints():
+            if not ref.spec.enabled:
+                continue
+            info = EndpointInfo(ref, ref.key, price_of(ref))
+            self.endpoints[info.key] = info
+            self.by_model.setdefault(ref.model, []).append(info)
+        self.stats: dict[float, dict[str, EndpointStats]] = {
+            hl: {key: EndpointStats(hl, routing.stale_after_s) for key in self.endpoints}
+            for hl in self.half_lives
+        }
+        self.breakers = {key: CircuitBreaker(breaker_settings) for key in self.endpoints}
+        self._cache: dict[tuple[float, str], tuple[float, EndpointSnapshot]] = {}
+        self._dirty: set[str] = set()
+        self.degraded: str | None = None  # why the router serves from what it has, if it does
+        self.observed = 0
+        self.version = 0  # bumps on every observation: cached rankings compare it
+
+    # --- identity -------------------------------------------------------------------------
+    def set_endpoint_ids(self, ids: dict[tuple[str, str], int]) -> None:
+        """Learn store ids, keyed by (provider, model) as ``sync_catalog`` reports them."""
+        for (provider, model), endpoint_id in ids.items():
+            key = f"{provider}/{model}"
+            if key in self.endpoints:
+                self.ids[key] = endpoint_id
+                self.keys_by_id[endpoint_id] = key
+
+    def half_life_for(self, objective: Objective) -> float:
+        """The half-life this objective reads (catalog override or the default)."""
+        return self.catalog.routing.half_life_by_objective_s.get(str(objective), self.half_life_s)
+
+    # --- feeding --------------------------------------------------------------------------
+    def observe(
+        self,
+        key: str,
+        ts: float,
+        ok: bool,
+        source: str = Source.PROBE,
+        error_class: str | None = None,
+        ttft_ms: float | None = None,
+        tps: float | None = None,
+        e2e_ms: float | None = None,
+        itl_ms: float | None = None,
+        feed_breaker: bool = True,
+        now: float | None = None,
+    ) -> None:
+        """Fold one observation into every half-life's stats and the endpoint's breaker."""
+        if key not in self.endpoints:
+            return
+        self.observed += 1
+        self.version += 1
+        for by_key in self.stats.values():
+            by_key[key].add_values(ts, ok, source, error_class, ttft_ms, tps, e2e_ms, itl_ms)
+        self._dirty.add(key)
+        app_fault = source == Source.TRAFFIC and error_class == ErrorClass.HTTP_4XX
+        if feed_breaker and not app_fault:
+            stats = self.stats[self.half_life_s][key]
+            at = ts if now is None else now
+            f = stats.decay.factor(at)
+            self.breakers[key].record(ok, at, stats.errors.rate(f), stats.errors.total * f)
+
+    # --- reading --------------------------------------------------------------------------
+    def snapshot(
+        self, key: str, now: float | None = None, half_life_s: float | None = None
+    ) -> EndpointSnapshot:
+        """The endpoint's snapshot (cached; refreshed after new data or every second)."""
+        now = self.clock() if now is None else now
+        hl = self.half_life_s if half_life_s is None else half_life_s
+        cached = self._cache.get((hl, key))
+        if cached is not None:
+            age = now - cached[0]
+            if 0 <= age < SNAPSHOT_MAX_AGE_S and (
+                key not in self._dirty or age < SNAPSHOT_DIRTY_AGE_S
+            ):
+                return cached[1]
+        snap = self.stats[hl][key].snapshot(now, with_uptime=False)
+        self._cache[(hl, key)] = (now, snap)
+        if hl == self.half_life_s:
+            self._dirty.discard(key)
+        return snap
+
+    def full_snapshot(self, key: str, now: float | None = None) -> EndpointSnapshot:
+        """The snapshot with uptime windows (for ``/v1/endpoints``; not cached)."""
+        now = self.clock() if now is None else now
+        return self.stats[self.half_life_s][key].snapshot(now, with_uptime=True)
+
+    def state(self, key: str, now: float | None = None) -> str:
+        """healthy, stale, open or half-open."""
+        now = self.clock() if now is None else now
+        b = self.breakers[key].state(now)
+        if b is BreakerState.OPEN:
+            return "open"
+        if b is BreakerState.HALF_OPEN:
+            return "half-open"
+        return "stale" if self.snapshot(key, now).stale else "healthy"
+
+    def candidates(
+        self, model: str, objective: Objective, now: float | None = None
+    ) -> list[Candidate]:
+        """Selection's input for ``model`` (KeyError when unknown)."""
+        now = self.clock() if now is None else now
+        hl = self.half_life_for(objective)
+        out = []
+        for info in self.by_model[model]:
+            breaker = self.breakers[info.key]
+            out.append(
+                Candidate(
+                    key=info.key,
+                    provider=info.provider,
+                    region=info.ref.provider.region,
+                    price=info.price,
+                    snapshot=self.snapshot(info.key, now, hl),
+                    breaker=breaker.state(now),
+                    retry_in_s=breaker.retry_in_s(now),
+                    trial_available=breaker.trial_available(now),
+                )
+            )
+        return out
+
+    def wanted_probes(self, now: float | None = None, min_samples: float = 3.0) -> list[str]:
+        """Endpoint keys the prober should probe sooner: stale, few samples, or half-open;
+        most needed first (no data, then oldest)."""
+        now = self.clock() if now is None else now
+        wanted: list[tuple[float, str]] = []
+        for key in self.endpoints:
+            snap = self.snapshot(key, now)
+            half_open = self.breakers[key].state(now) is BreakerState.HALF_OPEN
+            if snap.stale or snap.samples < min_samples or half_open:
+                wanted.append((-(snap.age_s if snap.age_s is not None else float("inf")), key))
+        return [key for _, key in sorted(wanted)]
+
+    def models(self) -> Iterable[str]:
+        """Canonical model names with at least one enabled endpoint."""
+        return self.by_model.keys()
+
+
+def _catalog_price(ref: EndpointRef) -> PriceInfo:
+    prices = resolve_prices(ref)
+    return PriceInfo(prices.input_per_mtok, prices.output_per_mtok)

@@ -1,0 +1,302 @@
+"""Selection (pure): constraints, breaker state, sharing among near-best, exploration → a ranking
+in attempt order and a one-line reason (DESIGN §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from router.breaker import BreakerState
+from router.scoring import Objective, PriceInfo, RequestShape, score_all
+from signalbox.stats import EndpointSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One endpoint of the model, with everything selection looks at."""
+
+    key: str  # provider/model
+    provider: str
+    region: str | None
+    price: PriceInfo
+    snapshot: EndpointSnapshot
+    breaker: BreakerState = BreakerState.CLOSED
+    retry_in_s: float = 0.0
+    trial_available: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Constraints:
+    """What the app allows (OpenRouter-style provider preferences and our thresholds)."""
+
+    only: frozenset[str] | None = None
+    ignore: frozenset[str] = frozenset()
+    order: tuple[str, ...] = ()
+    max_price: float | None = None  # USD per million tokens for the request's mix
+    max_ttft_ms: float | None = None
+    min_tps: float | None = None
+    max_error_rate: float | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A qualifying endpoint, its score and state."""
+
+    candidate: Candidate
+    score: float
+    state: str  # healthy, stale, half-open
+
+    @property
+    def provider(self) -> str:
+        """The provider's name."""
+        return self.candidate.provider
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The ranking in attempt order (chosen first), what was excluded and why, and the reason."""
+
+    model: str
+    objective: Objective
+    ranking: tuple[Ranked, ...]
+    excluded: tuple[tuple[str, str], ...]
+    reason: str
+    explored: bool = False
+    trial: bool = False
+    meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> Ranked | None:
+        """The endpoint to try first, or None when nothing qualifies."""
+        return self.ranking[0] if self.ranking else None
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionSettings:
+    """Knobs from the catalog's ``[routing]``."""
+
+    share_buffer: float = 0.05
+    explore_share: float = 0.02
+    min_samples: float = 3.0
+
+
+def _why_excluded(c: Candidate, cons: Constraints, shape: RequestShape) -> str | None:
+    snap = c.snapshot
+    if cons.only is not None and c.provider not in cons.only:
+        return "not in only"
+    if c.provider in cons.ignore:
+        return "ignored"
+    if cons.region is not None and c.region != cons.region:
+        return f"region {c.region or 'unknown'} != {cons.region}"
+    if c.breaker is BreakerState.OPEN:
+        return f"circuit open, retry in {c.retry_in_s:.0f} s"
+    if cons.max_price is not None:
+        price = c.price.blended_per_mtok(shape)
+        if price is None:
+            return "price unknown with max_price set"
+        if price > cons.max_price:
+            return f"price {price:.3g} > max_price {cons.max_price:g} USD/Mtok"
+    ttft = snap.ttft_p50_ms
+    if cons.max_ttft_ms is not None and ttft is not None and ttft > cons.max_ttft_ms:
+        return f"ttft p50 {snap.ttft_p50_ms:.0f} ms > max_ttft_ms {cons.max_ttft_ms:g}"
+    if cons.min_tps is not None and snap.tps_p50 is not None and snap.tps_p50 < cons.min_tps:
+        return f"tps p50 {snap.tps_p50:.0f} < min_tps {cons.min_tps:g}"
+    if cons.max_error_rate is not None and snap.error_rate > cons.max_error_rate:
+        return f"error rate {snap.error_rate:.1%} > max_error_rate {cons.max_error_rate:.1%}"
+    return None
+
+
+def _state(c: Candidate) -> str:
+    if c.breaker is BreakerState.HALF_OPEN:
+        return "half-open"
+    return "stale" if c.snapshot.stale else "healthy"
+
+
+def _describe(r: Ranked, objective: Objective) -> str:
+    s = r.candidate.snapshot
+    figures = []
+    if s.ttft_p50_ms is not None and objective in (
+        Objective.LATENCY,
+        Objective.E2E,
+        Objective.BALANCED,
+    ):
+        figures.append(f"ttft p50 {s.ttft_p50_ms:.0f} ms")
+    if s.tps_p50 is not None and objective in (
+        Objective.THROUGHPUT,
+        Objective.E2E,
+        Objective.BALANCED,
+    ):
+        figures.append(f"tps p50 {s.tps_p50:.0f}")
+    if objective is Objective.COST and r.candidate.price.input_per_mtok is not None:
+        figures.append(
+            f"price {r.candidate.price.input_per_mtok:g}/{r.candidate.price.output_per_mtok:g} USD/Mtok"
+        )
+    figures.append(f"p_success {1 - s.error_rate:.2f}")
+    return ", ".join(figures)
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The deterministic part of a decision: qualifying endpoints by score, and the excluded."""
+
+    model: str
+    objective: Objective
+    ranked: tuple[Ranked, ...]
+    excluded: tuple[tuple[str, str], ...]
+    constraints: Constraints
+
+
+def rank(
+    model: str,
+    candidates: Sequence[Candidate],
+    objective: Objective,
+    shape: RequestShape = RequestShape(),
+    constraints: Constraints = Constraints(),
+) -> Ranking:
+    """Filter by constraints and breaker, score, sort (best first); no randomness."""
+    excluded: list[tuple[str, str]] = []
+    qualifying: list[Candidate] = []
+    for c in candidates:
+        why = _why_excluded(c, constraints, shape)
+        if why is None:
+            qualifying.append(c)
+        else:
+            excluded.append((c.provider, why))
+    scores = score_all(
+        [c.snapshot for c in qualifying], [c.price for c in qualifying], objective, shape
+    )
+    ranked = sorted(
+        (Ranked(c, s, _state(c)) for c, s in zip(qualifying, scores, strict=True)),
+        key=lambda r: (-r.score, r.candidate.key),
+    )
+    return Ranking(model, objective, tuple(ranked), tuple(excluded), constraints)
+
+
+def select(
+    model: str,
+    candidates: Sequence[Candidate],
+    objective: Objective,
+    shape: RequestShape = RequestShape(),
+    constraints: Constraints = Constraints(),
+    settings: SelectionSettings = SelectionSettings(),
+    u_explore: float = 1.0,
+    u_share: float = 0.0,
+    allow_trial: bool = False,
+) -> Decision:
+    """Rank ``candidates`` for ``objective`` under ``constraints``, then choose; ``u_*`` are
+    uniform [0, 1) draws (injected, so tests choose them). ``allow_trial`` lets a half-open
+    endpoint go first."""
+    ranking = rank(model, candidates, objective, shape, constraints)
+    return choose(ranking, settings, u_explore, u_share, allow_trial)
+
+
+def choose(
+    ranking: Ranking,
+    settings: SelectionSettings = SelectionSettings(),
+    u_explore: float = 1.0,
+    u_share: float = 0.0,
+    allow_trial: bool = False,
+) -> Decision:
+    """The random part: provider order, half-open trial, exploration, sharing among near-best."""
+    model, objective, constraints = ranking.model, ranking.objective, ranking.constraints
+    excluded = list(ranking.excluded)
+    ranked = list(ranking.ranked)
+    if not ranked:
+        why = "; ".join(f"{p}: {w}" for p, w in excluded) or "the model has no endpoints"
+        return Decision(model, objective, (), tuple(excluded), f"no endpoint qualifies ({why})")
+
+    if constraints.order:
+        position = {p: i for i, p in enumerate(constraints.order)}
+        listed = sorted(
+            (r for r in ranked if r.provider in position), key=lambda r: position[r.provider]
+        )
+        rest = [r for r in ranked if r.provider not in position]
+        if listed:
+            ranking = (*listed, *rest)
+            return Decision(
+                model,
+                objective,
+                ranking,
+                tuple(excluded),
+                f"{listed[0].provider}: first qualifying in provider order",
+            )
+
+    if allow_trial:
+        for r in ranked:
+            if r.candidate.trial_available:
+                return _first(
+                    model,
+                    objective,
+                    ranked,
+                    r,
+                    excluded,
+                    f"{r.provider}: half-open trial after cooldown",
+                    trial=True,
+                )
+
+    best = ranked[0]
+    if u_explore < settings.explore_share:
+        unsure = [
+            r
+            for r in ranked[1:]
+            if r.candidate.snapshot.stale or r.candidate.snapshot.samples < settings.min_samples
+        ]
+        if unsure:
+            pick = unsure[min(int(u_share * len(unsure)), len(unsure) - 1)]
+            s = pick.candidate.snapshot
+            what = "stale" if s.stale else f"few samples (W={s.samples:.1f})"
+            return _first(
+                model,
+                objective,
+                ranked,
+                pick,
+                excluded,
+                f"{pick.provider}: exploring, {what}",
+                explored=True,
+            )
+
+    if best.score <= 0:
+        pick = ranked[min(int(u_share * len(ranked)), len(ranked) - 1)]
+        return _first(
+            model,
+            objective,
+            ranked,
+            pick,
+            excluded,
+            f"{pick.provider}: no {objective} data yet, shared evenly",
+        )
+
+    floor = best.score * (1.0 - settings.share_buffer)
+    near = [r for r in ranked if r.score >= floor]
+    pick = best
+    if len(near) > 1:
+        total = sum(r.score for r in near)
+        target = u_share * total
+        running = 0.0
+        for r in near:
+            running += r.score
+            if target < running:
+                pick = r
+                break
+        others = ", ".join(r.provider for r in near if r is not pick)
+        reason = f"{pick.provider}: within {settings.share_buffer:.0%} of best for {objective}, shares with {others} ({_describe(pick, objective)})"
+    else:
+        reason = f"{pick.provider}: best for {objective} ({_describe(pick, objective)})"
+    return _first(model, objective, ranked, pick, excluded, reason)
+
+
+def _first(
+    model: str,
+    objective: Objective,
+    ranked: list[Ranked],
+    pick: Ranked,
+    excluded: list[tuple[str, str]],
+    reason: str,
+    explored: bool = False,
+    trial: bool = False,
+) -> Decision:
+    ranking = (pick, *(r for r in ranked if r is not pick))
+    return Decision(
+        model, objective, ranking, tuple(excluded), reason, explored=explored, trial=trial
+    )

@@ -1,0 +1,176 @@
+"""The per-endpoint aggregate of every decayed metric, and its frozen snapshot.
+
+One :class:`EndpointStats` per endpoint (and half-life) gathers TTFT, tps, e2e and ITL histograms,
+log-TTFT moments, the decayed Beta error rate, the effective sample size ``W``, freshness and
+uptime windows. Probe and traffic observations feed the same aggregates, each with a source weight.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from signalbox.records import ErrorClass, Observation, Source
+from signalbox.stats.beta import DecayedBeta
+from signalbox.stats.decay import DecayedMoments, ForwardDecay
+from signalbox.stats.histogram import DEFAULT_SPEC, BucketSpec, DecayedHistogram
+from signalbox.stats.uptime import UptimeWindows
+
+QS = (0.5, 0.9, 0.99)
+DEFAULT_SOURCE_WEIGHTS: Mapping[str, float] = {Source.PROBE: 1.0, Source.TRAFFIC: 1.0}
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSnapshot:
+    """The decayed statistics of one endpoint at one instant (``None``: no data for that metric)."""
+
+    ts: float
+    samples: float  # effective sample size W (decayed weight of every observation)
+    error_rate: float  # decayed Beta posterior mean
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+    ttft_p99_ms: float | None
+    tps_p50: float | None
+    tps_p90: float | None
+    tps_p99: float | None
+    e2e_p50_ms: float | None
+    e2e_p90_ms: float | None
+    itl_p50_ms: float | None
+    ttft_log_std: float | None  # spread of log TTFT: the estimate's dispersion
+    last_seen_ts: float | None
+    last_ok_ts: float | None
+    age_s: float | None
+    stale: bool
+    uptime_5m: float | None = None
+    uptime_30m: float | None = None
+    uptime_1d: float | None = None
+
+    @property
+    def success_probability(self) -> float:
+        """``1 - error_rate``."""
+        return 1.0 - self.error_rate
+
+
+class EndpointStats:
+    """Decayed aggregates of one endpoint; ``add`` is O(1), ``snapshot`` reads them at ``now``."""
+
+    def __init__(
+        self,
+        half_life_s: float = 900.0,
+        stale_after_s: float = 300.0,
+        source_weights: Mapping[str, float] | None = None,
+        spec: BucketSpec = DEFAULT_SPEC,
+    ) -> None:
+        self.stale_after_s = stale_after_s
+        self.source_weights = dict(source_weights or DEFAULT_SOURCE_WEIGHTS)
+        self.decay = ForwardDecay(half_life_s)
+        self.ttft = DecayedHistogram(spec)
+        self.tps = DecayedHistogram(spec)
+        self.e2e = DecayedHistogram(spec)
+        self.itl = DecayedHistogram(spec)
+        self.log_ttft = DecayedMoments()
+        self.errors = DecayedBeta()
+        self.uptime = UptimeWindows()
+        self.last_seen_ts: float | None = None
+        self.last_ok_ts: float | None = None
+        self.count = 0
+
+    @property
+    def half_life_s(self) -> float:
+        """The half-life in seconds."""
+        return self.decay.half_life_s
+
+    def add(self, obs: Observation) -> None:
+        """Fold one observation in (any arrival order)."""
+        self.add_values(
+            ts=obs.ts.timestamp(),
+            ok=obs.ok,
+            source=obs.source,
+            error_class=obs.error_class,
+            ttft_ms=obs.ttft_ms,
+            tps=obs.tps,
+            e2e_ms=obs.e2e_ms,
+            itl_ms=obs.itl_ms,
+        )
+
+    def add_values(
+        self,
+        ts: float,
+        ok: bool,
+        source: str = Source.PROBE,
+        error_class: str | None = None,
+        ttft_ms: float | None = None,
+        tps: float | None = None,
+        e2e_ms: float | None = None,
+        itl_ms: float | None = None,
+    ) -> None:
+        """Fold one observation given as plain values (``ts`` in epoch seconds)."""
+        decay = self.decay
+        if self.count == 0:
+            decay.landmark_s = ts
+        elif decay.needs_rebase(ts):
+            self._scale(decay.rebase(ts))
+        g = self.source_weights.get(source, 1.0) * decay.gain(ts)
+        self.count += 1
+        # An app's malformed request (4xx on traffic) says nothing about the endpoint's health.
+        if not (source == Source.TRAFFIC and error_class == ErrorClass.HTTP_4XX):
+            self.errors.add(not ok, g)
+            self.uptime.add(ts, ok)
+        if ttft_ms is not None and ttft_ms > 0:
+            self.ttft.add(ttft_ms, g)
+            self.log_ttft.add(math.log(ttft_ms), g)
+        if tps is not None:
+            self.tps.add(tps, g)
+        if e2e_ms is not None and ok:
+            self.e2e.add(e2e_ms, g)
+        if itl_ms is not None:
+            self.itl.add(itl_ms, g)
+        if self.last_seen_ts is None or ts > self.last_seen_ts:
+            self.last_seen_ts = ts
+        if ok and (self.last_ok_ts is None or ts > self.last_ok_ts):
+            self.last_ok_ts = ts
+
+    def add_uptime_bucket(self, ts: float, total: int, ok: int) -> None:
+        """Fold a pre-aggregated minute (from a rollup) into the uptime windows only."""
+        self.uptime.add(ts, True, count=total, ok_count=ok)
+
+    def _scale(self, factor: float) -> None:
+        for part in (self.ttft, self.tps, self.e2e, self.itl, self.log_ttft, self.errors):
+            part.scale(factor)
+
+    def samples(self, now: float) -> float:
+        """The effective sample size ``W`` at ``now``."""
+        return self.errors.total * self.decay.factor(now)
+
+    def snapshot(self, now: float, with_uptime: bool = True) -> EndpointSnapshot:
+        """A frozen record of every statistic decayed to ``now``."""
+        f = self.decay.factor(now)
+        ttft = self.ttft.quantiles(QS)
+        tps = self.tps.quantiles(QS)
+        e2e = self.e2e.quantiles((0.5, 0.9))
+        itl = self.itl.quantiles((0.5,))
+        age = None if self.last_seen_ts is None else max(now - self.last_seen_ts, 0.0)
+        uptime = self.uptime.windows(now) if with_uptime else {}
+        return EndpointSnapshot(
+            ts=now,
+            samples=self.errors.total * f,
+            error_rate=self.errors.rate(f),
+            ttft_p50_ms=ttft[0],
+            ttft_p90_ms=ttft[1],
+            ttft_p99_ms=ttft[2],
+            tps_p50=tps[0],
+            tps_p90=tps[1],
+            tps_p99=tps[2],
+            e2e_p50_ms=e2e[0],
+            e2e_p90_ms=e2e[1],
+            itl_p50_ms=itl[0],
+            ttft_log_std=self.log_ttft.std(),
+            last_seen_ts=self.last_seen_ts,
+            last_ok_ts=self.last_ok_ts,
+            age_s=age,
+            stale=age is None or age > self.stale_after_s,
+            uptime_5m=uptime.get("5m"),
+            uptime_30m=uptime.get("30m"),
+            uptime_1d=uptime.get("1d"),
+        )

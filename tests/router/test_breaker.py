@@ -1,0 +1,44 @@
+"""Circuit breaker: open, cooldown, half-open trial, backoff (injected time)."""
+
+from __future__ import annotations
+
+from router.breaker import BreakerSettings, BreakerState, CircuitBreaker
+
+
+def test_consecutive_failures_open_then_cooldown_then_half_open() -> None:
+    b = CircuitBreaker(BreakerSettings(failure_threshold=3, cooldown_s=10))
+    for t in range(3):
+        b.record(False, float(t))
+    assert b.state(3.0) is BreakerState.OPEN
+    assert b.retry_in_s(3.0) == 9.0
+    assert "3 consecutive" in b.reason
+    assert b.state(12.0) is BreakerState.HALF_OPEN
+
+
+def test_half_open_success_closes_and_failure_reopens_with_longer_cooldown() -> None:
+    b = CircuitBreaker(BreakerSettings(failure_threshold=1, cooldown_s=10))
+    b.record(False, 0.0)
+    assert b.acquire_trial(10.0)
+    assert not b.acquire_trial(10.5)  # one trial at a time
+    b.record(False, 11.0)
+    assert b.state(11.0) is BreakerState.OPEN
+    assert b.state(30.0) is BreakerState.OPEN  # cooldown doubled to 20 s
+    assert b.state(31.0) is BreakerState.HALF_OPEN
+    b.record(True, 31.0)
+    assert b.state(31.0) is BreakerState.CLOSED
+
+
+def test_error_rate_over_threshold_opens_with_enough_samples() -> None:
+    b = CircuitBreaker(BreakerSettings(failure_threshold=100, min_samples=10))
+    b.record(False, 0.0, error_rate=0.9, samples=5)
+    assert b.state(0.0) is BreakerState.CLOSED
+    b.record(False, 0.0, error_rate=0.6, samples=12)
+    assert b.state(0.0) is BreakerState.OPEN
+
+
+def test_success_resets_consecutive_failures() -> None:
+    b = CircuitBreaker(BreakerSettings(failure_threshold=2))
+    b.record(False, 0.0)
+    b.record(True, 1.0)
+    b.record(False, 2.0)
+    assert b.state(2.0) is BreakerState.CLOSED
