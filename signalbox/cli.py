@@ -28,6 +28,7 @@ SERVICE_COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard": ("dashboard.cli", "serve the Dash console"),
     "simulate": ("simulator.cli", "serve the simulated provider fleet"),
     "alerts": ("signalbox.alerts_cli", "list firing alerts and recent history"),
+    "replay": ("signalbox.replay_cli", "what a routing policy would have gained on stored history"),
 }
 
 
