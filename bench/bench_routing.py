@@ -1,0 +1,323 @@
+"""Routing quality: the same seeded request stream through each policy, on simulated fleets.
+
+    python bench/bench_routing.py [--scenarios drift,outages,degrade,saturate] [--runs 5]
+                                  [--rps 6] [--no-litellm]
+
+Policies: Signalbox (router + prober, objective throughput), round-robin, the best static provider
+(best over the first tenth of the run, from the simulator's truth), LiteLLM's Router with
+latency-based routing (installed by this script into its own virtualenv under .bench-venvs/), and
+the oracle that reads /truth. Each policy gets its own simulator process with the same scenario and
+seed, so all see the same timeline and none's load disturbs another's; all run at once. Scenario time
+is compressed (--time-scale per scenario) so a run takes minutes. Loopback only.
+Prints one table per scenario (medians over runs) and writes artifacts/bench/routing.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.routing.metrics import reroute_times, summarise  # noqa: E402
+from bench.routing.policies import Oracle, RoundRobin, Static, best_static  # noqa: E402
+from bench.routing.stream import (  # noqa: E402
+    PROMPT,
+    Planned,
+    Result,
+    Target,
+    schedule,
+    send_direct,
+    send_router,
+)
+from simulator.catalog import api_key_environment, catalog_toml  # noqa: E402
+from simulator.scenario import load_scenario  # noqa: E402
+
+# scenario -> (time scale: scenario seconds per real second, real duration in seconds)
+SCENARIOS = {
+    "drift": (10.0, 150.0),
+    "outages": (8.0, 150.0),
+    "degrade": (8.0, 150.0),
+    "saturate": (4.0, 120.0),
+}
+MODEL = "llama-3.1-70b"
+LITELLM_VENV = ROOT / ".bench-venvs" / "litellm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "signalbox.cli", *args]
+
+
+def wait_http(url: str, deadline_s: float = 60) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {deadline_s}s")
+
+
+def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def ensure_litellm() -> Path:
+    """A virtualenv holding litellm, made once."""
+    python = LITELLM_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "litellm"], check=True)
+    return python
+
+
+def targets_for(scenario, sim_url: str) -> list[Target]:  # type: ignore[no-untyped-def]
+    out = []
+    for p in scenario.providers:
+        m = p.find_model(MODEL)
+        if m is None:
+            continue
+        base = f"{sim_url}/{p.name}/v1" if p.dialect == "openai" else f"{sim_url}/{p.name}"
+        out.append(
+            Target(
+                p.name,
+                p.dialect,
+                base,
+                m.upstream_model,
+                p.api_key,
+                m.price_input_per_mtok or 0.0,
+                m.price_output_per_mtok or 0.0,
+            )
+        )
+    return out
+
+
+async def drive(plans: list[Planned], send) -> list[Result]:  # type: ignore[no-untyped-def]
+    """Send each planned request at its time; results carry seconds since the run started."""
+    t0 = time.monotonic()
+    tasks = []
+    for plan in plans:
+        delay = t0 + plan.at_s - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(plan, time.monotonic() - t0)))
+    return list(await asyncio.gather(*tasks))
+
+
+async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: Path) -> dict:
+    scale, duration = SCENARIOS[name]
+    scenario = load_scenario(name).model_copy(update={"time_scale": scale})
+    plans = schedule(seed=1000 + run, rps=rps, duration_s=duration)
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **api_key_environment(scenario))
+    policies = ["signalbox", "round-robin", "best-static", "oracle"] + (
+        ["litellm"] if litellm else []
+    )
+    sims, procs = {}, []
+    try:
+        for policy in policies:
+            port = free_port()
+            procs.append(
+                start(
+                    cli(
+                        "simulate",
+                        "--scenario",
+                        name,
+                        "--port",
+                        str(port),
+                        "--time-scale",
+                        str(scale),
+                    ),
+                    env,
+                    workdir / f"sim-{policy}.log",
+                )
+            )
+            sims[policy] = f"http://127.0.0.1:{port}"
+        for url in sims.values():
+            wait_http(f"{url}/truth")
+        # Signalbox: its own store, prober and router in front of its simulator.
+        catalog = workdir / "catalog.toml"
+        catalog.write_text(
+            catalog_toml(scenario, sims["signalbox"], probe_interval_s=2.0, probe_jitter_s=0.5)
+            + "\n[routing]\nhalf_life_s = 20.0\nstale_after_s = 10.0\n"
+        )
+        db = f"sqlite:///{workdir / 'signalbox.db'}"
+        sb_env = dict(
+            env,
+            SIGNALBOX_DATABASE_URL=db,
+            SIGNALBOX_CATALOG=str(catalog),
+            SIGNALBOX_DATA_DIR=str(workdir),
+        )
+        # Set-up, before any request is timed: blocking is harmless here.
+        subprocess.run(cli("db", "upgrade"), env=sb_env, check=True, capture_output=True)  # noqa: ASYNC221
+        router_port = free_port()
+        procs.append(start(cli("probe"), sb_env, workdir / "probe.log"))
+        procs.append(
+            start(cli("router", "--port", str(router_port)), sb_env, workdir / "router.log")
+        )
+        router_url = f"http://127.0.0.1:{router_port}"
+        wait_http(f"{router_url}/healthz")
+
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
+        timeout = httpx.Timeout(30.0, connect=5.0)
+        async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+            rr = RoundRobin(targets_for(scenario, sims["round-robin"]))
+            static = Static(
+                await best_static(
+                    sims["best-static"],
+                    targets_for(scenario, sims["best-static"]),
+                    MODEL,
+                    duration * scale / 10,
+                )
+            )
+            oracle = Oracle(sims["oracle"], targets_for(scenario, sims["oracle"]), MODEL)
+            await oracle.start()
+            jobs = {
+                "signalbox": drive(
+                    plans, lambda p, s: send_router(client, router_url, f"{MODEL}@throughput", p, s)
+                ),
+                "round-robin": drive(plans, lambda p, s: send_direct(client, rr.choose(), p, s)),
+                "best-static": drive(
+                    plans, lambda p, s: send_direct(client, static.choose(), p, s)
+                ),
+                "oracle": drive(plans, lambda p, s: send_direct(client, oracle.choose(), p, s)),
+            }
+            lite = None
+            if litellm:
+                job = workdir / "litellm-job.json"
+                job.write_text(
+                    json.dumps(
+                        {
+                            "model": MODEL,
+                            "prompt": PROMPT,
+                            "targets": [
+                                t.__dict__
+                                if hasattr(t, "__dict__")
+                                else {f: getattr(t, f) for f in Target.__slots__}
+                                for t in targets_for(scenario, sims["litellm"])
+                            ],
+                            "schedule": [
+                                {"at_s": p.at_s, "max_tokens": p.max_tokens} for p in plans
+                            ],
+                        }
+                    )
+                )
+                lite = await asyncio.create_subprocess_exec(
+                    str(ensure_litellm()),
+                    str(ROOT / "bench" / "routing" / "litellm_driver.py"),
+                    str(job),
+                    str(workdir / "litellm-out.json"),
+                    stdout=(workdir / "litellm.log").open("ab"),
+                    stderr=subprocess.STDOUT,
+                )
+            outs = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
+            await oracle.stop()
+            if lite is not None:
+                await lite.wait()
+                raw = json.loads((workdir / "litellm-out.json").read_text())
+                outs["litellm"] = [Result(**r) for r in raw]
+    finally:
+        stop(procs)
+
+    report = {}
+    outages = [e for e in scenario.events if e.kind == "outage" and e.applies(e.provider, MODEL)]
+    for policy, results in outs.items():
+        row = summarise(results)
+        aways, backs = [], []
+        for e in outages:
+            away, back = reroute_times(results, e.provider, e.start_s / scale, e.end_s / scale)
+            if away is not None:
+                aways.append(away)
+            if back is not None:
+                backs.append(back)
+        row["reroute_away_s"] = statistics.median(aways) if aways else None
+        row["reroute_back_s"] = statistics.median(backs) if backs else None
+        report[policy] = row
+    return report
+
+
+def fmt(v, spec: str) -> str:  # type: ignore[no-untyped-def]
+    return "-" if v is None else format(v, spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--rps", type=float, default=6.0)
+    parser.add_argument("--no-litellm", action="store_true")
+    args = parser.parse_args()
+    names = [s for s in args.scenarios.split(",") if s]
+    all_runs: dict[str, list[dict]] = {n: [] for n in names}
+    for run in range(args.runs):
+        for name in names:
+            with tempfile.TemporaryDirectory(prefix=f"sbx-bench-{name}-") as tmp:
+                t = time.monotonic()
+                rep = asyncio.run(run_scenario(name, run, args.rps, not args.no_litellm, Path(tmp)))
+                all_runs[name].append(rep)
+                print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s", flush=True)
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "routing.json").write_text(json.dumps(all_runs, indent=1))
+    keys = [
+        "tps_mean",
+        "ttft_p50_ms",
+        "ttft_p99_ms",
+        "error_rate",
+        "cost_per_mtok",
+        "reroute_away_s",
+        "reroute_back_s",
+    ]
+    for name, runs in all_runs.items():
+        print(f"\n{name} (median of {len(runs)} runs, {args.rps:g} req/s, objective throughput)")
+        print(
+            f"{'policy':<12} {'tok/s':>7} {'vs oracle':>9} {'TTFT p50':>9} {'TTFT p99':>9} "
+            f"{'errors':>7} {'$/Mtok':>7} {'away s':>7} {'back s':>7}"
+        )
+        med = {}
+        for policy in runs[0]:
+            med[policy] = {}
+            for k in keys:
+                vals = [r[policy][k] for r in runs if r[policy].get(k) is not None]
+                med[policy][k] = statistics.median(vals) if vals else None
+        oracle_tps = med.get("oracle", {}).get("tps_mean")
+        for policy, m in med.items():
+            ratio = m["tps_mean"] / oracle_tps if m["tps_mean"] and oracle_tps else None
+            print(
+                f"{policy:<12} {fmt(m['tps_mean'], '7.1f')} {fmt(ratio, '9.1%')} "
+                f"{fmt(m['ttft_p50_ms'], '9.0f')} {fmt(m['ttft_p99_ms'], '9.0f')} "
+                f"{fmt(m['error_rate'], '7.2%')} {fmt(m['cost_per_mtok'], '7.3f')} "
+                f"{fmt(m['reroute_away_s'], '7.1f')} {fmt(m['reroute_back_s'], '7.1f')}"
+            )
+
+
+if __name__ == "__main__":
+    main()

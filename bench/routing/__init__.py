@@ -1,0 +1,1 @@
+"""The routing-quality benchmark: the same seeded request stream through each routing policy."""
