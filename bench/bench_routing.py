@@ -200,10 +200,19 @@ async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: 
             )
             oracle = Oracle(sims["oracle"], targets_for(scenario, sims["oracle"]), MODEL)
             await oracle.start()
+            prices = {
+                t.provider: (t.price_in, t.price_out)
+                for t in targets_for(scenario, sims["signalbox"])
+            }
+
+            async def via_router(plan: Planned, sent_s: float) -> Result:
+                result = await send_router(client, router_url, f"{MODEL}@throughput", plan, sent_s)
+                p_in, p_out = prices.get(result.provider or "", (0.0, 0.0))
+                result.cost_usd = (result.input_tokens * p_in + result.output_tokens * p_out) / 1e6
+                return result
+
             jobs = {
-                "signalbox": drive(
-                    plans, lambda p, s: send_router(client, router_url, f"{MODEL}@throughput", p, s)
-                ),
+                "signalbox": drive(plans, via_router),
                 "round-robin": drive(plans, lambda p, s: send_direct(client, rr.choose(), p, s)),
                 "best-static": drive(
                     plans, lambda p, s: send_direct(client, static.choose(), p, s)
