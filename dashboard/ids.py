@@ -1,0 +1,43 @@
+"""Component ids, as constants, so layouts, callbacks and tests agree on them."""
+
+from __future__ import annotations
+
+# shell
+URL = "url"
+PAGE = "page"
+REFRESH = "refresh"
+NAV = "nav"
+
+# overview
+OVERVIEW_ALERTS = "overview-alerts"
+OVERVIEW_MODELS = "overview-models"
+OVERVIEW_STATUS = "overview-status"
+OVERVIEW_RENDERED = "overview-rendered"  # dcc.Store: the models the cards were built for
+OV_TABLE = "ov-table"  # pattern id type: {"type": OV_TABLE, "model": name}
+OV_SPARK = "ov-spark"  # pattern id type: {"type": OV_SPARK, "model": name}
+
+# model page
+MODEL_SELECT = "model-select"
+MODEL_WINDOW = "model-window"
+MODEL_SOURCE = "model-source"
+MODEL_STATUS = "model-status"
+MODEL_TTFT = "model-ttft"
+MODEL_TPS = "model-tps"
+MODEL_ERRORS = "model-errors"
+MODEL_COST = "model-cost"
+MODEL_SAMPLES = "model-samples"
+MODEL_GRAPHS = (MODEL_TPS, MODEL_TTFT, MODEL_ERRORS, MODEL_COST, MODEL_SAMPLES)
+
+# alerts page
+ALERTS_STATUS = "alerts-status"
+ALERTS_FIRING = "alerts-firing"
+ALERTS_HISTORY = "alerts-history"
+ALERTS_TIMELINE = "alerts-timeline"
+
+# routing page
+ROUTING_MODEL = "routing-model"
+ROUTING_WINDOW = "routing-window"
+ROUTING_STATUS = "routing-status"
+ROUTING_SHARE = "routing-share"
+ROUTING_REASONS = "routing-reasons"
+ROUTING_RECENT = "routing-recent"

@@ -1,0 +1,148 @@
+"""Routing page: the share of sampled routing decisions per provider over time, and the reasons
+given, for one model (``/routing?model=M&window=24h``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import dash
+from dash import Input, Output, dcc, html
+
+from dashboard import ids, queries
+from dashboard.colors import colors_for_endpoints
+from dashboard.components import fmt_ts, provider_cell, radios, table
+from dashboard.context import DashContext
+from dashboard.figures import (
+    REASONS_TITLE,
+    SHARE_TITLE,
+    message_figure,
+    reasons_figure,
+    share_figure,
+)
+from dashboard.notices import EMPTY_STORE, describe_failure, no_model_notice, notice
+
+PATH = "/routing"
+NAME = "Routing"
+
+# window -> (span, bucket)
+WINDOWS = {
+    "1h": (timedelta(hours=1), timedelta(minutes=5)),
+    "24h": (timedelta(hours=24), timedelta(hours=1)),
+    "7d": (timedelta(days=7), timedelta(hours=6)),
+}
+LABELS = {"1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+RECENT = 15
+
+
+def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
+    """Controls from the URL, the share chart, the reasons chart and the latest decisions."""
+    try:
+        models = queries.model_names(queries.endpoints(ctx.engine))
+        status = None if models else notice(EMPTY_STORE)
+    except Exception as exc:
+        models, status = [], notice(describe_failure(exc, "the model list"), "error")
+    model = query.get("model") if query.get("model") in models else (models[0] if models else None)
+    window = query.get("window") if query.get("window") in WINDOWS else "24h"
+    controls = html.Div(
+        [
+            html.Div(
+                [
+                    html.Label("Model", className="head"),
+                    dcc.Dropdown(
+                        id=ids.ROUTING_MODEL,
+                        options=[{"label": m, "value": m} for m in models],
+                        value=model,
+                        clearable=False,
+                        style={
+                            "width": "280px",
+                            "display": "inline-block",
+                            "verticalAlign": "middle",
+                        },
+                    ),
+                ]
+            ),
+            radios(ids.ROUTING_WINDOW, "Window", list(LABELS.items()), window),
+        ],
+        className="controls card",
+    )
+    loading = message_figure("loading…")
+    return html.Div(
+        [
+            controls,
+            html.Div(status, id=ids.ROUTING_STATUS),
+            html.Div(dcc.Graph(id=ids.ROUTING_SHARE, figure=loading), className="card"),
+            html.Div(dcc.Graph(id=ids.ROUTING_REASONS, figure=loading), className="card"),
+            html.Div(
+                [html.H3("Latest decisions"), html.Div(id=ids.ROUTING_RECENT)], className="card"
+            ),
+        ]
+    )
+
+
+def register(app: dash.Dash, ctx: DashContext) -> None:
+    """The routing page's callbacks on ``app``."""
+
+    @app.callback(
+        Output(ids.URL, "search", allow_duplicate=True),
+        Input(ids.ROUTING_MODEL, "value"),
+        Input(ids.ROUTING_WINDOW, "value"),
+        prevent_initial_call=True,
+    )
+    def _to_url(model: str | None, window: str) -> str:
+        return "?" + urlencode({k: v for k, v in (("model", model), ("window", window)) if v})
+
+    @app.callback(
+        Output(ids.ROUTING_STATUS, "children"),
+        Output(ids.ROUTING_SHARE, "figure"),
+        Output(ids.ROUTING_REASONS, "figure"),
+        Output(ids.ROUTING_RECENT, "children"),
+        Input(ids.ROUTING_MODEL, "value"),
+        Input(ids.ROUTING_WINDOW, "value"),
+        Input(ids.REFRESH, "n_intervals"),
+    )
+    def _refresh(model: str | None, window: str, _n: int) -> tuple[Any, ...]:
+        return refresh(ctx, model, window)
+
+
+def refresh(ctx: DashContext, model: str | None, window: str) -> tuple[Any, ...]:
+    """Status, share chart, reasons chart and the latest decisions for one selection."""
+    if model is None:
+        status = no_model_notice(ctx.engine, "the model list")
+        text = "database unreachable" if "unreachable" in str(status.children) else "no model"
+        return (
+            status,
+            message_figure(text, SHARE_TITLE),
+            message_figure(text, REASONS_TITLE),
+            None,
+        )
+    span, bucket = WINDOWS.get(window, WINDOWS["24h"])
+    now = ctx.now()
+    try:
+        eps = queries.endpoints(ctx.engine)
+        rows = queries.decisions(ctx.engine, eps, model, now - span)
+    except Exception as exc:
+        status = notice(describe_failure(exc, "the routing decisions"), "error")
+        return (
+            status,
+            message_figure("database unreachable", SHARE_TITLE),
+            message_figure("database unreachable", REASONS_TITLE),
+            None,
+        )
+    colors = colors_for_endpoints(zip(eps["provider_id"], eps["provider"], strict=True))
+    recent = [
+        [fmt_ts(r["ts"]), r["objective"], provider_cell(r["provider"], colors), r["reason"]]
+        for r in rows.head(RECENT).iter_rows(named=True)
+    ]
+    status = html.Div(
+        f"{model} · last {LABELS.get(window, window)} · {rows.height} sampled decisions · "
+        f"updated {now:%H:%M:%S} UTC",
+        style={"color": "#666", "fontSize": "13px", "marginBottom": "8px"},
+    )
+    recent_view = (
+        table(["time", "objective", "chosen", "reason"], recent)
+        if recent
+        else html.Div("No routing decision recorded in this window.")
+    )
+    return status, share_figure(rows, colors, bucket), reasons_figure(rows, colors), recent_view
