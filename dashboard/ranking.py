@@ -1,8 +1,8 @@
 """Pure: recent per-endpoint stats → a health state and a rank under each objective.
 
-A deliberately simple view of "who is best now" for the console (plain statistics over the recent
-window, each score adjusted by the success probability as in DESIGN §5); the router's decayed
-statistics remain the authority for routing, and the routing page shows what it actually chose.
+Plain statistics over the recent window, scored by the router's own scoring
+(``signalbox.stats.scoring``: success-adjusted, normalised so the best is 1.0). The router's decayed
+statistics remain the authority for routing; the routing page shows what it actually chose.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-OBJECTIVES = ("throughput", "latency", "e2e", "cost")
+from signalbox.stats import EndpointSnapshot
+from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
+
+OBJECTIVES = tuple(o.value for o in Objective)
 EXPECTED_OUTPUT_TOKENS = 256
 OPEN_AFTER_FAILURES = 3
 OPEN_ERROR_RATE = 0.5
@@ -44,19 +47,44 @@ def health_state(
     return "healthy"
 
 
-def score_expr(objective: str) -> pl.Expr:
-    """The objective's score (lower is better) from the stats columns, success-adjusted."""
-    success = (1.0 - pl.col("error_rate").fill_null(0.0)).clip(lower_bound=0.05)
-    if objective == "throughput":
-        return -pl.col("tps_p50") * success
-    if objective == "latency":
-        return pl.col("ttft_p50_ms") / success
-    if objective == "e2e":
-        decode_ms = EXPECTED_OUTPUT_TOKENS / pl.col("tps_p50") * 1000.0
-        return (pl.col("ttft_p50_ms") + decode_ms) / success
-    if objective == "cost":
-        return pl.col("price_output_per_mtok") / success
-    raise ValueError(f"unknown objective '{objective}': use one of {', '.join(OBJECTIVES)}")
+def _snapshot(row: dict) -> EndpointSnapshot:
+    """A window's plain statistics in the shape the shared scoring takes."""
+    return EndpointSnapshot(
+        ts=0.0,
+        samples=float(row["n"]),
+        error_rate=row["error_rate"] or 0.0,
+        ttft_p50_ms=row["ttft_p50_ms"],
+        ttft_p90_ms=row["ttft_p50_ms"],
+        ttft_p99_ms=row["ttft_p50_ms"],
+        tps_p50=row["tps_p50"],
+        tps_p90=row["tps_p50"],
+        tps_p99=row["tps_p50"],
+        e2e_p50_ms=None,
+        e2e_p90_ms=None,
+        itl_p50_ms=None,
+        ttft_log_std=None,
+        last_seen_ts=None,
+        last_ok_ts=None,
+        age_s=None,
+        stale=False,
+    )
+
+
+def scores(rows: list[dict], objective: str) -> list[float | None]:
+    """Each row's score under ``objective`` (1.0 = best, higher is better), computed by the same
+    ``signalbox.stats.scoring`` the router ranks with; None where the row has no data for it."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective '{objective}': use one of {', '.join(OBJECTIVES)}")
+    snaps = [_snapshot(r) for r in rows]
+    prices = [
+        PriceInfo(
+            r.get("price_input_per_mtok", r["price_output_per_mtok"]), r["price_output_per_mtok"]
+        )
+        for r in rows
+    ]
+    shape = RequestShape(output_tokens=EXPECTED_OUTPUT_TOKENS)
+    values = score_all(snaps, prices, Objective(objective), shape)
+    return [v if v > 0 else None for v in values]
 
 
 def rank(
@@ -81,13 +109,18 @@ def rank(
         for row in stats.iter_rows(named=True)
     ]
     out = stats.with_columns(pl.Series("state", states, dtype=pl.String))
-    rankable = pl.col("state").is_in(["healthy", "degraded"])
+    rankable = out["state"].is_in(["healthy", "degraded"]).to_list()
+    rows = out.to_dicts()
     for objective in OBJECTIVES:
-        score = pl.when(rankable).then(score_expr(objective)).otherwise(None)
-        out = out.with_columns(score.alias(f"score_{objective}"))
+        column: list[float | None] = [None] * len(rows)
+        for model in {r["model"] for r in rows}:
+            idx = [i for i, r in enumerate(rows) if r["model"] == model and rankable[i]]
+            for i, score in zip(idx, scores([rows[i] for i in idx], objective), strict=True):
+                column[i] = score
+        out = out.with_columns(pl.Series(f"score_{objective}", column, dtype=pl.Float64))
         out = out.with_columns(
             pl.col(f"score_{objective}")
-            .rank(method="ordinal")
+            .rank(method="ordinal", descending=True)
             .over("model")
             .cast(pl.Int64)
             .alias(f"rank_{objective}")

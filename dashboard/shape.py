@@ -208,7 +208,9 @@ def series_from_rollup(
 def recent_stats(raw: pl.DataFrame, endpoints: pl.DataFrame) -> pl.DataFrame:
     """Per endpoint over the given raw rows: samples, error rate, TTFT and tps p50 and the count of
     consecutive failures at the end (for the circuit state)."""
-    base = endpoints.select("endpoint_id", "provider", "model", "price_output_per_mtok")
+    base = endpoints.select(
+        "endpoint_id", "provider", "model", "price_input_per_mtok", "price_output_per_mtok"
+    )
     if raw.is_empty():
         stats = pl.DataFrame(
             schema={

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard.ranking import health_state, rank, score_expr
+from dashboard.ranking import health_state, rank, scores
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FRESH = NOW - timedelta(seconds=10)
@@ -80,4 +80,4 @@ def test_errors_weigh_on_the_score() -> None:
 
 def test_unknown_objective_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="throughput"):
-        score_expr("vibes")
+        scores([], "vibes")
