@@ -94,9 +94,9 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
 
     from router.live import LiveState
     from router.params import route_query
-    from router.scoring import Objective, PriceInfo
     from router.select import SelectionSettings, choose, rank
     from signalbox.catalog import parse_catalog
+    from signalbox.stats.scoring import Objective, PriceInfo
     from simulator.catalog import catalog_toml
     from simulator.scenario import load_scenario
 

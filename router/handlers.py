@@ -12,9 +12,9 @@ from router.errors import ApiError, error_response
 from router.fallback import ProvidersExhausted, UpstreamClientError
 from router.openapi import OPENAPI
 from router.params import RouteRequest, chat_request, route_query
-from router.scoring import DEFAULT_OBJECTIVE, RequestShape
 from router.select import Decision, Ranked, choose, rank
 from router.state import STATE, RankEntry, RouterState
+from signalbox.stats.scoring import DEFAULT_OBJECTIVE, RequestShape
 
 JSON = "application/json"
 _OPENAPI_BYTES = orjson.dumps(OPENAPI)

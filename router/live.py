@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from router.breaker import BreakerSettings, BreakerState, CircuitBreaker
-from router.scoring import Objective, PriceInfo
 from router.select import Candidate
 from signalbox.catalog import Catalog, EndpointRef
 from signalbox.prices import resolve_prices
 from signalbox.records import ErrorClass, Source
 from signalbox.stats import EndpointSnapshot, EndpointStats
+from signalbox.stats.scoring import Objective, PriceInfo
 
 Clock = Callable[[], float]
 SNAPSHOT_MAX_AGE_S = 1.0  # decay is slow (minutes): a snapshot a second old is exact enough

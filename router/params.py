@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from router.errors import ApiError
-from router.scoring import OBJECTIVES, Objective, RequestShape
 from router.select import Constraints
+from signalbox.stats.scoring import OBJECTIVES, Objective, RequestShape
 
 DEFAULT_OUTPUT_TOKENS = 256
 

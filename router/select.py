@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from router.breaker import BreakerState
-from router.scoring import Objective, PriceInfo, RequestShape, score_all
 from signalbox.stats import EndpointSnapshot
+from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,10 +133,10 @@ def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
     from sqlalchemy import func, select
 
     from router.decisions import DecisionLog
-    from router.scoring import Objective
     from router.select import Candidate
     from router.select import select as choose
     from signalbox.schema import Decision as DecisionRow
+    from signalbox.stats.scoring import Objective
 
     clock = FakeClock()
     live, ids = setup_live(engine, clock)
@@ -152,7 +152,7 @@ def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
 
 
 def test_objective_with_its_own_half_life_reads_its_own_stats() -> None:
-    from router.scoring import Objective
+    from signalbox.stats.scoring import Objective
 
     catalog = parse_catalog(
         '[[provider]]\nname = "p"\nbase_url = "http://x/v1"\n[[model]]\nname = "m"\n'

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from router.breaker import BreakerState
-from router.scoring import Objective, PriceInfo, RequestShape, score_all
 from router.select import Candidate, Constraints, SelectionSettings, select
 from signalbox.stats import EndpointStats
+from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
 T0 = 1_700_000_000.0
 
