@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     simulator_url: str | None = Field(
         None, description="Demo only: the simulator the dashboard's 'break provider' control calls."
     )
+    raw_retention_days: float = Field(
+        7.0, gt=0, description="Raw observations older than this are deleted (rollups stay)."
+    )
     log_level: str = "INFO"
 
     @property
