@@ -1,0 +1,168 @@
+"""The Anthropic messages dialect: request validation, ``event:`` SSE frames, messages and errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from simulator.dialect import BadRequest, GenRequest, Reply, check_max_tokens, content_chars
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+    529: "overloaded_error",
+}
+_STOP = {"stop": "end_turn", "length": "max_tokens"}
+
+
+def _event(name: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class AnthropicDialect:
+    """``POST /v1/messages`` as Anthropic speaks it."""
+
+    name = "anthropic"
+    content_type = "text/event-stream"
+
+    def parse(self, body: bytes) -> GenRequest:
+        """Validate the JSON body; raise :class:`BadRequest` naming the field."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest("There was an issue with your request body: invalid JSON.") from None
+        if not isinstance(data, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        model = data.get("model")
+        if not isinstance(model, str) or not model:
+            raise BadRequest("model: Field required", "model")
+        max_tokens = check_max_tokens(data.get("max_tokens"), "max_tokens", required=True)
+        messages = data.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise BadRequest("messages: must be a non-empty list", "messages")
+        chars = 0
+        for i, message in enumerate(messages):
+            where = f"messages.{i}"
+            if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+                raise BadRequest(f"{where}.role: must be 'user' or 'assistant'", where)
+            if "content" not in message:
+                raise BadRequest(f"{where}.content: Field required", where)
+            chars += content_chars(message["content"], f"{where}.content")
+        system = data.get("system")
+        if system is not None:
+            chars += content_chars(system, "system")
+        stream = data.get("stream", False)
+        if not isinstance(stream, bool):
+            raise BadRequest("stream: Input should be a valid boolean", "stream")
+        return GenRequest(model, stream, max_tokens, True, chars)
+
+    def auth_ok(self, headers: Any, key: str) -> bool:
+        """``x-api-key: <key>``; also ``Authorization: Bearer <key>``, which the ``anthropic`` SDK
+        sends instead since its 2.x releases."""
+        return (
+            headers.get("x-api-key", "") == key
+            or headers.get("Authorization", "") == f"Bearer {key}"
+        )
+
+    def error_body(self, status: int, message: str) -> dict[str, Any]:
+        """``{"type": "error", "error": {"type", "message"}}``."""
+        kind = _ERROR_TYPES.get(status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+    def _usage(self, reply: Reply, output_tokens: int) -> dict[str, Any]:
+        return {
+            "input_tokens": reply.input_tokens,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        }
+
+    def stream_head(self, reply: Reply) -> bytes:
+        """``message_start``, ``content_block_start`` and a ``ping``."""
+        message = {
+            "id": reply.id,
+            "type": "message",
+            "role": "assistant",
+            "model": reply.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {**self._usage(reply, 1)},
+        }
+        return (
+            _event("message_start", {"type": "message_start", "message": message})
+            + _event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
+            + _event("ping", {"type": "ping"})
+        )
+
+    def stream_content(self, reply: Reply, text: str) -> bytes:
+        """One ``content_block_delta``."""
+        delta = {"type": "text_delta", "text": text}
+        return _event(
+            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+        )
+
+    def stream_tail(self, reply: Reply, finish_reason: str, output_tokens: int) -> bytes:
+        """``content_block_stop``, ``message_delta`` with usage, ``message_stop``."""
+        delta = {"stop_reason": _STOP.get(finish_reason, "end_turn"), "stop_sequence": None}
+        return (
+            _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            + _event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": delta,
+                    "usage": {"output_tokens": output_tokens},
+                },
+            )
+            + _event("message_stop", {"type": "message_stop"})
+        )
+
+    def stream_error(self, reply: Reply) -> bytes:
+        """An ``error`` event after HTTP 200 (Anthropic sends ``overloaded_error`` so)."""
+        return _event("error", self.error_body(529, "Overloaded"))
+
+    def malformed(self, reply: Reply) -> bytes:
+        """A data line that is not JSON."""
+        return b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": \n\n'
+
+    def completion(
+        self, reply: Reply, text: str, finish_reason: str, output_tokens: int
+    ) -> dict[str, Any]:
+        """A full non-streaming message."""
+        return {
+            "id": reply.id,
+            "type": "message",
+            "role": "assistant",
+            "model": reply.model,
+            "content": [{"type": "text", "text": text}] if text else [],
+            "stop_reason": _STOP.get(finish_reason, "end_turn"),
+            "stop_sequence": None,
+            "usage": self._usage(reply, output_tokens),
+        }
+
+
+def anthropic_models_list(upstream_ids: list[str]) -> dict[str, Any]:
+    """``GET /v1/models`` as Anthropic answers it."""
+    data = [
+        {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+        for m in upstream_ids
+    ]
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": upstream_ids[0] if upstream_ids else None,
+        "last_id": upstream_ids[-1] if upstream_ids else None,
+    }

@@ -1,0 +1,87 @@
+"""What both API dialects share: the parsed request, the bad-request error and the dialect interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+MAX_TOKENS_LIMIT = 100_000
+
+
+class BadRequest(ValueError):
+    """The request body is invalid; answered with the dialect's 400 error."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class GenRequest:
+    """A generation request, dialect-neutral."""
+
+    model: str
+    stream: bool
+    max_tokens: int | None
+    include_usage: bool
+    input_chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The identity of one answer, shared by all its frames."""
+
+    id: str
+    created: int
+    model: str
+    input_tokens: int
+    include_usage: bool
+
+
+class Dialect(Protocol):
+    """One API's wire format. Pure: bytes and dicts in, bytes and dicts out."""
+
+    name: str
+    content_type: str
+
+    def parse(self, body: bytes) -> GenRequest: ...
+    def auth_ok(self, headers: Any, key: str) -> bool: ...
+    def error_body(self, status: int, message: str) -> dict[str, Any]: ...
+    def stream_head(self, reply: Reply) -> bytes: ...
+    def stream_content(self, reply: Reply, text: str) -> bytes: ...
+    def stream_tail(self, reply: Reply, finish_reason: str, output_tokens: int) -> bytes: ...
+    def stream_error(self, reply: Reply) -> bytes: ...
+    def malformed(self, reply: Reply) -> bytes: ...
+    def completion(
+        self, reply: Reply, text: str, finish_reason: str, output_tokens: int
+    ) -> dict[str, Any]: ...
+
+
+def check_max_tokens(value: Any, param: str, *, required: bool) -> int | None:
+    """Validate a max-tokens field: an integer in 1..MAX_TOKENS_LIMIT."""
+    if value is None:
+        if required:
+            raise BadRequest(f"{param}: Field required", param)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{param}: Input should be a valid integer", param)
+    if not 1 <= value <= MAX_TOKENS_LIMIT:
+        raise BadRequest(f"{param}: must be between 1 and {MAX_TOKENS_LIMIT}, got {value}", param)
+    return value
+
+
+def content_chars(content: Any, where: str) -> int:
+    """Characters of a message content: a string or a list of text parts."""
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):
+        total = 0
+        for i, part in enumerate(content):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise BadRequest(f"{where}[{i}]: must be an object with a 'type'", where)
+            text = part.get("text", "")
+            total += len(text) if isinstance(text, str) else 0
+        return total
+    if content is None:
+        return 0
+    raise BadRequest(f"{where}: must be a string or a list of content parts", where)
