@@ -156,7 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Library chatter (a line per HTTP request, per migration step) drowns what matters.
+        quiet = logging.DEBUG if settings.log_level.upper() == "DEBUG" else logging.WARNING
+        for name in ("alembic", "httpx", "httpx2", "httpcore", "openai", "waitress.queue"):
+            logging.getLogger(name).setLevel(max(quiet, logging.getLogger(name).level))
         if args.command == "db":
             return _run_db(args, settings)
         if args.command == "check":
