@@ -1,0 +1,87 @@
+"""Every way a probe can fail, mapped to one :class:`ErrorClass` in one function.
+
+The protocol readers and the runner raise the small exceptions below (or let httpx's through);
+:func:`classify` is the only place that decides the class. Exception messages never carry secrets:
+they name the provider-facing failure, not the request.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from signalbox.records import ErrorClass
+
+
+class ProbeFailure(Exception):
+    """Base of the failures the probe itself detects."""
+
+
+class HTTPStatusFailure(ProbeFailure):
+    """The provider answered with a non-2xx status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+class StreamErrorEvent(ProbeFailure):
+    """HTTP 200, then an error event inside the stream."""
+
+
+class MalformedEvent(ProbeFailure):
+    """An event whose data is not the JSON the dialect promises."""
+
+
+class ProbeTimeout(ProbeFailure):
+    """A probe deadline passed: ``phase`` is ``"ttft"`` (no content yet) or ``"total"``."""
+
+    def __init__(self, phase: str) -> None:
+        super().__init__(f"{phase} deadline passed")
+        self.phase = phase
+
+
+def classify(
+    failure: BaseException | None = None,
+    *,
+    got_headers: bool = True,
+    finished: bool = True,
+    content_chunks: int = 1,
+) -> ErrorClass | None:
+    """The error class of a probe, or None when it succeeded.
+
+    ``failure`` is what was raised (None for a stream that ended normally); ``got_headers`` whether
+    a response status arrived; ``finished`` whether the dialect's end marker (finish reason,
+    ``[DONE]``, ``message_stop``) was seen; ``content_chunks`` how many content-bearing chunks came.
+    """
+    if failure is None:
+        if not finished:
+            return ErrorClass.TRUNCATED
+        if content_chunks == 0:
+            return ErrorClass.EMPTY
+        return None
+    if isinstance(failure, HTTPStatusFailure):
+        if failure.status == 429:
+            return ErrorClass.RATE_LIMITED
+        if failure.status >= 500:
+            return ErrorClass.HTTP_5XX
+        return ErrorClass.HTTP_4XX  # 4xx, and 1xx/3xx, which a streaming API never should send
+    if isinstance(failure, StreamErrorEvent):
+        return ErrorClass.STREAM_ERROR
+    if isinstance(failure, MalformedEvent):
+        return ErrorClass.STREAM_BROKEN
+    if isinstance(failure, ProbeTimeout):
+        return ErrorClass.TIMEOUT_TTFT if failure.phase == "ttft" else ErrorClass.TIMEOUT_TOTAL
+    if isinstance(failure, httpx.ConnectError | httpx.ConnectTimeout):
+        return ErrorClass.CONNECT
+    if isinstance(failure, httpx.PoolTimeout):
+        return ErrorClass.TIMEOUT_TOTAL
+    if isinstance(failure, httpx.TimeoutException):  # write/read timeouts of the client itself
+        return ErrorClass.TIMEOUT_TTFT if content_chunks == 0 else ErrorClass.TIMEOUT_TOTAL
+    if isinstance(failure, httpx.DecodingError):
+        return ErrorClass.STREAM_BROKEN  # e.g. a gzip body cut or corrupted mid-stream
+    if isinstance(failure, httpx.TransportError):
+        # Closed before any response: the connection failed. After the status: the stream was cut.
+        return ErrorClass.STREAM_BROKEN if got_headers else ErrorClass.CONNECT
+    if isinstance(failure, UnicodeDecodeError | ValueError):
+        return ErrorClass.STREAM_BROKEN
+    return ErrorClass.STREAM_BROKEN if got_headers else ErrorClass.CONNECT

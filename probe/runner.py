@@ -1,0 +1,282 @@
+"""The generic probe runner: one streamed request, timed, bounded by deadlines, classified, priced.
+
+A dialect (``openai``, ``anthropic``) builds the request and interprets each SSE event; everything
+they share lives here: the connect/TTFT/total deadlines, the timing marks (the request-written mark
+comes from httpx's ``trace`` extension), classification and cost. Nothing on this path touches the
+database or logs request headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import anyio._backends._asyncio  # see the note below
+import anyio.streams.tls  # noqa: F401
+import httpx
+
+from probe.classify import HTTPStatusFailure, ProbeTimeout, classify
+from probe.loop_lag import LagWindow
+from probe.sse import SSEEvent, SSEReader
+from probe.timing import Marks, derive
+from signalbox.catalog import EndpointRef, ProbeSettings, ProbeShape
+from signalbox.prices import Prices
+from signalbox.records import Observation, Source, utcnow
+
+log = logging.getLogger(__name__)
+# The anyio modules above are what httpcore imports on its first request; importing them here, at
+# start-up, keeps those ~40 ms of imports out of the first probe's timing.
+
+
+class Content(enum.IntEnum):
+    """What one event carried: nothing countable, reasoning, or answer (text or tool call)."""
+
+    NONE = 0
+    REASONING = 1
+    ANSWER = 2
+
+
+@dataclass(slots=True)
+class StreamState:
+    """What the dialect learned from the stream so far."""
+
+    finished: bool = False  # a finish reason / stop reason was seen
+    done: bool = False  # the terminal event ([DONE], message_stop): the stream is over
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class Dialect(Protocol):
+    """How one protocol builds a probe request and reads its events."""
+
+    def build(
+        self, endpoint: EndpointRef, shape: ProbeShape, api_key: str | None
+    ) -> tuple[str, dict[str, str], bytes]:
+        """(URL, headers, JSON body) of a streaming request for this shape."""
+        ...
+
+    def on_event(self, event: SSEEvent, state: StreamState) -> Content:
+        """Update ``state`` from one event; raise StreamErrorEvent / MalformedEvent on failure."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Connect, time-to-first-token (from the request written) and total deadlines, seconds."""
+
+    connect_s: float = 5.0
+    ttft_s: float = 20.0
+    total_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: ProbeSettings) -> Timeouts:
+        """The catalog's ``[probe]`` timeouts."""
+        return cls(settings.connect_timeout_s, settings.ttft_timeout_s, settings.total_timeout_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One endpoint x shape to probe, with everything the runner needs; the key is never shown."""
+
+    endpoint_id: int
+    endpoint: EndpointRef
+    shape: ProbeShape
+    prices: Prices | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def job_id(self) -> str:
+        """A stable name for this endpoint x shape (scheduler job id, logs)."""
+        return f"{self.endpoint.key}#{self.shape.name}"
+
+
+def make_client(*, connect_timeout_s: float = 5.0, max_connections: int = 256) -> httpx.AsyncClient:
+    """The probe's pooled HTTP/1.1 client: explicit TCP_NODELAY, no redirects, no env proxies.
+
+    Read deadlines are the runner's own (TTFT, total), so httpx's read timeout is off.
+    """
+    import socket
+
+    transport = httpx.AsyncHTTPTransport(
+        http1=True,
+        http2=False,
+        retries=0,
+        limits=httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        ),
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+    )
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=httpx.Timeout(
+            connect=connect_timeout_s, read=None, write=connect_timeout_s, pool=None
+        ),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token) when the provider gives no usage."""
+    return max(1, round(len(text) / 4))
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One HTTP exchange of a probe: its marks, what the stream said, and how it failed."""
+
+    marks: Marks
+    state: StreamState = field(default_factory=StreamState)
+    status: int | None = None
+    chunks: int = 0
+    failure: BaseException | None = None
+
+    @property
+    def hit_a_closed_idle_connection(self) -> bool:
+        """The pooled connection was closed by the server while idle: nothing came back at all.
+
+        Not the provider's failure to answer (no new connection was even tried), so worth one retry.
+        """
+        return (
+            self.status is None
+            and self.marks.connect_ns == 0
+            and isinstance(
+                self.failure, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError
+            )
+        )
+
+
+async def run(
+    client: httpx.AsyncClient,
+    target: Target,
+    dialect: Dialect,
+    *,
+    timeouts: Timeouts,
+    lag: LagWindow | None = None,
+) -> Observation:
+    """Probe ``target`` once through ``dialect`` and return its observation (never raises for a
+    provider failure; cancellation propagates)."""
+    loop = asyncio.get_running_loop()
+    request = dialect.build(target.endpoint, target.shape, target.api_key)
+    ts = utcnow()
+    total_deadline = loop.time() + timeouts.total_s
+    attempt = await _exchange(client, request, dialect, timeouts, total_deadline)
+    if attempt.hit_a_closed_idle_connection:
+        log.debug("probe %s: pooled connection was closed by the server; retrying", target.job_id)
+        attempt = await _exchange(client, request, dialect, timeouts, total_deadline)
+    return _observation(target, ts, attempt, lag)
+
+
+async def _exchange(
+    client: httpx.AsyncClient,
+    request: tuple[str, dict[str, str], bytes],
+    dialect: Dialect,
+    timeouts: Timeouts,
+    total_deadline: float,
+) -> _Attempt:
+    """Send the request and read the stream, taking the timing marks; bounded by the deadlines."""
+    loop = asyncio.get_running_loop()
+    url, headers, body = request
+    attempt = _Attempt(Marks(start_ns=time.perf_counter_ns()))
+    marks, state = attempt.marks, attempt.state
+    connect_started: dict[str, int] = {}
+    ttft_phase = False
+
+    try:
+        async with asyncio.timeout_at(total_deadline) as scope:
+
+            async def trace(name: str, info: dict[str, object]) -> None:
+                nonlocal ttft_phase
+                now = time.perf_counter_ns()
+                if name == "http11.send_request_body.complete":
+                    # The request is entirely written: the provider has all it needs from here.
+                    marks.sent_ns = now
+                    ttft_phase = True
+                    scope.reschedule(min(total_deadline, loop.time() + timeouts.ttft_s))
+                elif name in ("connection.connect_tcp.started", "connection.start_tls.started"):
+                    connect_started[name] = now
+                elif name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                    began = connect_started.pop(name.replace(".complete", ".started"), None)
+                    if began is not None:
+                        marks.connect_ns += now - began
+                elif name == "http11.receive_response_headers.complete":
+                    marks.headers_ns = now
+
+            try:
+                async with client.stream(
+                    "POST", url, headers=headers, content=body, extensions={"trace": trace}
+                ) as response:
+                    attempt.status = response.status_code
+                    if not 200 <= response.status_code < 300:
+                        raise HTTPStatusFailure(response.status_code)
+                    reader = SSEReader()
+                    async for data in response.aiter_bytes():
+                        now = time.perf_counter_ns()  # one arrival time for all events in a read
+                        for event in reader.feed(data):
+                            kind = dialect.on_event(event, state)
+                            if kind:
+                                attempt.chunks += 1
+                                if ttft_phase:
+                                    ttft_phase = False
+                                    scope.reschedule(total_deadline)
+                                marks.content(now, answer=kind == Content.ANSWER)
+                            if state.done and marks.end_ns is None:
+                                marks.end_ns = now
+                    if marks.end_ns is None:
+                        marks.end_ns = time.perf_counter_ns()
+            except Exception as exc:  # provider failures; the deadline arrives as cancellation
+                attempt.failure = exc
+    except TimeoutError:
+        attempt.failure = ProbeTimeout("ttft" if ttft_phase else "total")
+    return attempt
+
+
+def _observation(
+    target: Target, ts: datetime, attempt: _Attempt, lag: LagWindow | None
+) -> Observation:
+    marks, state, status = attempt.marks, attempt.state, attempt.status
+    chunks, failure = attempt.chunks, attempt.failure
+    error = classify(
+        failure,
+        got_headers=status is not None,
+        finished=state.finished or state.done,
+        content_chunks=chunks,
+    )
+    if failure is not None and error is not None:
+        log.debug("probe %s failed: %s (%s)", target.job_id, error, type(failure).__name__)
+    estimated = state.output_tokens is None
+    output_tokens = state.output_tokens if not estimated else (chunks or None)
+    input_tokens = state.input_tokens
+    if input_tokens is None and (chunks or state.output_tokens is not None):
+        input_tokens = estimate_tokens(target.shape.prompt_text())
+        estimated = True
+    metrics = derive(marks, output_tokens)
+    ok = error is None
+    cost = target.prices.cost_usd(input_tokens, output_tokens) if target.prices else None
+    return Observation(
+        endpoint_id=target.endpoint_id,
+        ts=ts,
+        source=Source.PROBE,
+        ok=ok,
+        error_class=error,
+        http_status=status,
+        region=target.endpoint.provider.region,
+        probe_shape=target.shape.name,
+        ttft_ms=metrics.ttft_ms,
+        ttfa_ms=metrics.ttfa_ms,
+        connect_ms=metrics.connect_ms,
+        tps=metrics.tps if ok else None,
+        itl_ms=metrics.itl_ms if ok else None,
+        itl_p90_ms=metrics.itl_p90_ms if ok else None,
+        e2e_ms=metrics.e2e_ms if ok else None,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        tokens_estimated=estimated and output_tokens is not None,
+        cost_usd=cost,
+        loop_lag_ms=lag.max_lag_ms if lag is not None else None,
+    )
