@@ -21,11 +21,11 @@ from sqlalchemy import Engine
 from dashboard import demo_controls, ids
 from dashboard.context import DashContext
 from dashboard.notices import notice
-from dashboard.pages import alerts, model, overview, routing
+from dashboard.pages import alerts, model, overview, replay, routing
 from signalbox.records import utcnow
 from signalbox.settings import Settings
 
-PAGES = (overview, model, alerts, routing)
+PAGES = (overview, model, alerts, routing, replay)
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;

@@ -48,6 +48,7 @@ SHARE_TITLE = "Share of routing decisions per provider"
 REASONS_TITLE = "Reasons given for the choice"
 TTFT_TITLE = "Time to first token: p50 (solid) and p90 (dotted)"
 SAMPLES_TITLE = "Samples per bucket"
+CHOICES_TITLE = "Where each strategy sent the steps"
 
 
 def errors_metric(rolling_label: str) -> Metric:
@@ -360,6 +361,36 @@ def reasons_figure(decisions: pl.DataFrame, colors: dict[str, str]) -> Figure:
     fig_layout["yaxis"] = _axis(
         None, categoryorder="array", categoryarray=[_short(r) for r in order.to_list()]
     )
+    return {"data": traces, "layout": fig_layout}
+
+
+def choice_shares_figure(choices: dict[str, dict[str, int]], colors: dict[str, str]) -> Figure:
+    """One bar per strategy (e.g. the policy and hindsight), split into the share of steps sent to
+    each provider; ``choices`` is strategy → provider → steps."""
+    title = CHOICES_TITLE
+    totals = {name: sum(counts.values()) for name, counts in choices.items()}
+    if not any(totals.values()):
+        return message_figure("no step to compare", title, height=220)
+    strategies = list(choices)
+    providers = sorted({p for counts in choices.values() for p in counts})
+    traces = [
+        {
+            "type": "bar",
+            "orientation": "h",
+            "y": strategies,
+            "x": [100.0 * choices[s].get(p, 0) / (totals[s] or 1) for s in strategies],
+            "customdata": [choices[s].get(p, 0) for s in strategies],
+            "name": p,
+            "marker": {"color": color_for(colors, p)},
+            "hovertemplate": f"{p}: %{{x:.0f}}% (%{{customdata}} steps)<extra></extra>",
+        }
+        for p in providers
+    ]
+    fig_layout = layout(title, None, height=max(200, 130 + 40 * len(strategies)))
+    fig_layout.update(barmode="stack", hovermode="closest")
+    fig_layout["margin"] = {"l": 20, "r": 20, "t": 80, "b": 50}
+    fig_layout["xaxis"] = _axis("share of steps (%)", range=[0, 100], ticksuffix="%")
+    fig_layout["yaxis"] = _axis(None, autorange="reversed")
     return {"data": traces, "layout": fig_layout}
 
 

@@ -41,3 +41,13 @@ ROUTING_STATUS = "routing-status"
 ROUTING_SHARE = "routing-share"
 ROUTING_REASONS = "routing-reasons"
 ROUTING_RECENT = "routing-recent"
+
+# replay page
+REPLAY_MODEL = "replay-model"
+REPLAY_OBJECTIVE = "replay-objective"
+REPLAY_POLICY = "replay-policy"
+REPLAY_STEP = "replay-step"
+REPLAY_STATUS = "replay-status"
+REPLAY_TABLE = "replay-table"
+REPLAY_GAINS = "replay-gains"
+REPLAY_SHARES = "replay-shares"
