@@ -101,6 +101,7 @@ class ReplayReport:
     policy: PolicyResult
     hindsight: PolicyResult
     singles: list[PolicyResult]
+    silent: list[str] = field(default_factory=list)  # endpoints never observed: left out
 
     def rows(self) -> list[dict[str, float | int | str | None]]:
         """One summary row per strategy: the policy, hindsight, then each single provider."""
@@ -124,7 +125,7 @@ def load(
                 Endpoint.price_output_per_mtok,
             )
             .join(Provider, Provider.id == Endpoint.provider_id)
-            .where(Endpoint.model == model)
+            .where(Endpoint.model == model, Endpoint.enabled.is_(True))
             .order_by(Endpoint.id)
         ).all()
         endpoints = [ReplayEndpoint(r[0], r[1], PriceInfo(r[2], r[3])) for r in eps]
@@ -235,6 +236,10 @@ def replay(
     if step_s <= 0:
         raise ValueError("step must be positive")
     shape = shape or RequestShape()
+    # An endpoint never observed in the window would leave no step comparable: leave it out.
+    seen = set(obs["endpoint_id"].unique().to_list()) if not obs.is_empty() else set()
+    silent = [e.provider for e in endpoints if e.id not in seen]
+    endpoints = [e for e in endpoints if e.id in seen]
     n_steps = max(math.ceil((until - since).total_seconds() / step_s), 0)
     outcomes = step_outcomes(obs, since, step_s)
     stats = {e.id: EndpointStats(half_life_s, stale_after_s) for e in endpoints}
@@ -277,7 +282,9 @@ def replay(
             scores = score_all(snaps, [e.price for e in endpoints], objective, shape)
             chosen = max(range(len(endpoints)), key=scores.__getitem__)
         policy_result.add(endpoints[chosen], step_outcome[chosen], shape)  # type: ignore[arg-type]
-    return ReplayReport(model, objective, step_s, evaluated, policy_result, hindsight, singles)
+    return ReplayReport(
+        model, objective, step_s, evaluated, policy_result, hindsight, singles, silent
+    )
 
 
 def _static_best(

@@ -90,8 +90,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         return 1
     print(
         f"{args.model}: policy {args.policy}, objective {args.sort}, {report.steps} steps of"
-        f" {args.step:g}s in the last {args.since}\n"
+        f" {args.step:g}s in the last {args.since}"
     )
+    if report.silent:
+        print(f"left out (no observations in the window): {', '.join(report.silent)}")
+    print()
     header = (
         f"{'strategy':<24} {'steps':>6} {'TTFT ms':>9} {'tok/s':>8} {'errors':>7} {'$/Mtok':>8}"
     )

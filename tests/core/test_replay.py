@@ -154,3 +154,18 @@ def test_replay_cli_refuses_bad_duration_and_unknown_model(sqlite_url: str) -> N
             timeout=120,
         )
         assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_endpoint_never_observed_is_left_out_and_named() -> None:
+    frame = pl.DataFrame(_crossing_history((1, 2), hours=0.5), schema=OBS_SCHEMA)
+    silent = ReplayEndpoint(3, "gamma", PriceInfo(0.1, 0.1))
+    report = replay(
+        frame,
+        [*_endpoints((1, 2)), silent],
+        model="m",
+        since=START,
+        until=START + timedelta(minutes=30),
+        objective=Objective.THROUGHPUT,
+    )
+    assert report.silent == ["gamma"] and report.steps == 30
+    assert [s.name for s in report.singles] == ["only alpha", "only beta"]
