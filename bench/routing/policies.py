@@ -12,15 +12,11 @@ from bench.routing.stream import Target
 
 
 def true_value(model_truth: dict) -> float:
-    """What the oracle maximises for the throughput objective: useful tokens/s right now."""
+    """What the oracle maximises for the throughput objective: useful tokens/s right now
+    (the truth's ``tps`` already includes the daily cycle and the load factor)."""
     if model_truth.get("outage"):
         return 0.0
-    tps = (
-        model_truth["tps"]
-        * model_truth.get("cycle_factor", 1.0)
-        / model_truth.get("load_factor", 1.0)
-    )
-    return tps * (1.0 - model_truth.get("error_rate", 0.0))
+    return model_truth["tps"] * (1.0 - model_truth.get("error_rate", 0.0))
 
 
 def model_truth(truth: dict, provider: str, model: str) -> dict | None:
