@@ -1,4 +1,9 @@
-"""``signalbox probe [--once]``: a thin layer over :class:`probe.service.ProbeService`."""
+"""``signalbox probe [--once]``: a thin layer over :class:`probe.service.ProbeService`.
+
+Without ``--once`` this is the scheduler process: it probes (claiming each run, so that several
+processes on one store split the endpoints) and, as a leader candidate, runs the alert evaluation,
+rollups and retention when it leads.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-port", type=int, help="serve Prometheus metrics at 127.0.0.1:PORT/metrics"
     )
+    parser.add_argument(
+        "--drop-lag-ms",
+        type=_positive,
+        metavar="MS",
+        help="drop timings taken while the probe loop lagged more than this (default 10)",
+    )
+    parser.add_argument(
+        "--no-leader-jobs",
+        action="store_true",
+        help="only probe: no alert evaluation, rollups or retention (tests, benchmarks)",
+    )
+    parser.add_argument(
+        "--no-claims",
+        action="store_true",
+        help="probe every endpoint without claiming it (no splitting with other workers)",
+    )
+    parser.add_argument(
+        "--alert-interval",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="alert evaluation interval of the leader (default 30)",
+    )
+    parser.add_argument(
+        "--rollup-interval",
+        type=_positive,
+        default=60.0,
+        metavar="SECONDS",
+        help="rollup interval of the leader (default 60)",
+    )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: a number > 0")
+    return value
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -86,7 +131,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     router_url = None if args.no_router_poll else (args.router_url or settings.router_url)
     service = ProbeService(
-        settings, router_url=router_url, grace_s=args.grace, metrics_port=args.metrics_port
+        settings,
+        router_url=router_url,
+        grace_s=args.grace,
+        metrics_port=args.metrics_port,
+        leader_jobs=not args.no_leader_jobs,
+        claims=not args.no_claims,
+        alert_interval_s=args.alert_interval,
+        rollup_interval_s=args.rollup_interval,
+        drop_lag_ms=args.drop_lag_ms,
     )
     if args.once:
         result = asyncio.run(service.run_once())

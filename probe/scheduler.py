@@ -6,6 +6,10 @@ an endpoint lock keeps one probe per endpoint in flight across shapes and a glob
 concurrency. Observations cross to the main loop with ``call_soon_threadsafe`` and go to the batched
 writer there: the timing loop never waits on the database.
 
+Several workers on one store (``claims``): before each scheduled run the job claims the endpoint x
+shape in the store (``probe.claims``); when another worker holds it, the run is skipped and the
+job's next run moved to where it can take over if that worker stops (or has more than its share).
+
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
 once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for endpoints the router reports as
 stale or half-open.
@@ -28,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from probe.budget import Budget
+from probe.claims import ProbeClaims, lease_name
 from probe.loop_lag import LoopLagMonitor
 from probe.probe_loop import ProbeLoop
 from probe.protocols import probe_target
@@ -58,7 +63,8 @@ class Prober:
     """Owns the probe loop, its HTTP client, the schedule and the hand-over to the writer.
 
     ``sink`` is called on the *main* loop with every kept observation (normally
-    ``ObservationWriter.submit``). Start, reload and stop are called from the main loop.
+    ``ObservationWriter.submit``). Start, reload and stop are called from the main loop. With
+    ``claims``, scheduled runs first claim their endpoint x shape (``--once`` runs never do).
     """
 
     def __init__(
@@ -71,6 +77,7 @@ class Prober:
         drop_lag_ms: float = DEFAULT_DROP_LAG_MS,
         soon_min_gap_s: float = 10.0,
         client_factory: Callable[..., httpx.AsyncClient] = make_client,
+        claims: ProbeClaims | None = None,
     ) -> None:
         self._targets = {t.job_id: t for t in targets}
         self._settings = settings
@@ -79,6 +86,9 @@ class Prober:
         self.drop_lag_ms = drop_lag_ms
         self.soon_min_gap_s = soon_min_gap_s
         self._client_factory = client_factory
+        self.claims = claims
+        # With claims, workers start their evenly spread first runs at different phases.
+        self._phase = random.random() if claims is not None else 0.0
         self._ploop = ProbeLoop()
         self._main: asyncio.AbstractEventLoop | None = None
         # Owned by the probe loop from start() on:
@@ -89,6 +99,7 @@ class Prober:
         self._endpoint_locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._last_soon: dict[int, float] = {}
+        self._stopping = False
         self.counts: Counter[str] = Counter()
 
     # -- lifecycle (main loop) ------------------------------------------------------------------
@@ -124,8 +135,12 @@ class Prober:
         await asyncio.sleep(0)  # let hand-overs queued by the probe loop run on this loop
 
     async def _stop_on_probe_loop(self, grace_s: float) -> None:
+        self._stopping = True
         if self._scheduler is not None:
             self._scheduler.pause()
+            # Runs submitted just before the pause start now and join ``_inflight`` (not cut).
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
         if self._inflight:
             log.info("waiting up to %.0f s for %d in-flight probes", grace_s, len(self._inflight))
             _done, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
@@ -175,7 +190,8 @@ class Prober:
                 existing.reschedule(trigger)
                 continue
             # Spread first runs over one interval so that probes do not arrive in bursts.
-            first = now + timedelta(seconds=0.2 + s.interval_s * (i / n) if spread else 0)
+            offset = (i / n + self._phase) % 1.0
+            first = now + timedelta(seconds=0.2 + s.interval_s * offset if spread else 0)
             self._scheduler.add_job(
                 self._job,
                 trigger,
@@ -195,9 +211,36 @@ class Prober:
         if not self.budget.allow():
             self.counts["skipped_budget"] += 1
             return
+        if self.claims is not None and not await self._claim(target):
+            return
         obs = await self._probe(target)
         if obs is not None:
             self._hand_over(obs)
+
+    async def _claim(self, target: Target) -> bool:
+        """Claim this run in the store (off the timing path: on a thread, with a deadline)."""
+        assert self.claims is not None
+        name = lease_name(target.endpoint_id, target.shape.name)
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)  # a shutdown waits for the claim, so no lease is left unprobed
+        try:
+            claim = await self.claims.claim(
+                name, self._settings.interval_s, self._settings.jitter_s
+            )
+        finally:
+            self._inflight.discard(task)
+        if self._stopping:
+            if claim.run and not self.claims.failing:
+                await self.claims.release(name)  # the next worker takes it at its next turn
+            return False
+        if not claim.run:
+            self.counts["skipped_claimed"] += 1
+            if claim.next_run_at is not None and self._scheduler is not None:
+                job = self._scheduler.get_job(target.job_id)
+                if job is not None:  # stand by for (or take over) the holder's next turn
+                    job.modify(next_run_time=claim.next_run_at)
+        return claim.run
 
     async def _probe(self, target: Target) -> Observation | None:
         """One probe under the endpoint lock and the global permit; None when cut."""
@@ -286,6 +329,9 @@ class Prober:
         out["budget_skipped"] = float(self.budget.skipped)
         out["loop_lag_max_ms"] = self._monitor.max_lag_ms
         out["inflight"] = float(len(self._inflight))
+        if self.claims is not None:
+            for key, value in self.claims.counts.items():
+                out[f"claims_{key}"] = float(value)
         return out
 
     def metrics_text(self) -> str:

@@ -1,27 +1,38 @@
-"""The prober as a process: catalog → store sync → probe loop → writer, with signals and budget.
+"""The scheduler process: catalog → store sync → probe loop → writer, plus the leader's jobs.
 
 Runs on the main event loop; the probes themselves run on the dedicated probe loop (``Prober``).
+Several processes may share one store: scheduled probes are claimed per endpoint x shape
+(``probe.claims``), so the workers split the endpoints; and the singleton jobs (alert evaluation,
+rollups, retention) run on an ``AsyncIOScheduler`` on this main loop, gated by one leader election
+shared by all of them (``signalbox.leader``), so exactly one process runs them.
 SIGHUP reloads the catalog (a bad one is refused and the old one kept); SIGTERM/SIGINT stop
-gracefully: scheduling stops, in-flight probes get ``grace_s`` to finish, the writer is flushed.
+gracefully: scheduling stops, leadership is handed over, in-flight probes get ``grace_s`` to
+finish, the writer is flushed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
+
 from probe.budget import Budget, load_spend, save_spend, utc_today
+from probe.claims import ProbeClaims
 from probe.metrics_http import MetricsServer
 from probe.router_poll import RouterPoll
 from probe.runner import Target
 from probe.scheduler import Prober
 from probe.targets import build_targets
 from signalbox.catalog import Catalog, CatalogError, load_catalog
+from signalbox.leader import default_holder
 from signalbox.records import Observation
 from signalbox.settings import Settings
 
@@ -29,6 +40,7 @@ log = logging.getLogger(__name__)
 
 SPEND_SAVE_INTERVAL_S = 30.0
 METRICS_LOG_INTERVAL_S = 300.0
+LEADER_NAME = "signalbox-leader"
 
 
 @dataclass
@@ -55,21 +67,39 @@ class ProbeService:
         router_url: str | None = None,
         grace_s: float = 10.0,
         metrics_port: int | None = None,
+        leader_jobs: bool = True,
+        claims: bool = True,
+        alert_interval_s: float = 30.0,
+        rollup_interval_s: float = 60.0,
+        drop_lag_ms: float | None = None,
     ) -> None:
         self.settings = settings
         self.env = os.environ if env is None else env
         self.router_url = router_url
         self.grace_s = grace_s
         self.metrics_port = metrics_port
+        self.leader_jobs = leader_jobs
+        self.use_claims = claims
+        self.alert_interval_s = alert_interval_s
+        self.rollup_interval_s = rollup_interval_s
+        self.drop_lag_ms = drop_lag_ms
+        self.holder = default_holder()  # this process in claims and the leader election
         self.catalog: Catalog | None = None
         self.endpoint_ids: dict[tuple[str, str], int] = {}
         self.prober: Prober | None = None
         self._engine: Any = None
         self._writer: Any = None
+        self._claims: ProbeClaims | None = None
+        self._leader: Any = None
+        self._leader_scheduler: Any = None
+        self._alerts: Any = None
+        self._leader_jobs_running = 0
+        self._leader_jobs_idle = asyncio.Event()
+        self._leader_jobs_idle.set()
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def _open(self) -> list[Target]:
+    async def _open(self, *, scheduled: bool = False) -> list[Target]:
         from signalbox.db import make_engine
         from signalbox.migrate import upgrade
         from signalbox.writer import ObservationWriter
@@ -86,7 +116,17 @@ class ProbeService:
         await self._writer.start()
         spent = await asyncio.to_thread(load_spend, self._engine, utc_today())
         budget = Budget(self.catalog.probe.daily_budget_usd, spent_usd=spent)
-        self.prober = Prober(targets, self.catalog.probe, self._writer.submit, budget=budget)
+        if scheduled and self.use_claims:
+            self._claims = ProbeClaims(self._engine, holder=self.holder)
+        lag = {} if self.drop_lag_ms is None else {"drop_lag_ms": self.drop_lag_ms}
+        self.prober = Prober(
+            targets,
+            self.catalog.probe,
+            self._writer.submit,
+            budget=budget,
+            claims=self._claims,
+            **lag,
+        )
         return targets
 
     async def _sync(self, catalog: Catalog) -> list[Target]:
@@ -100,6 +140,8 @@ class ProbeService:
         if self.prober is not None:
             await self.prober.stop(self.grace_s)
             await self._save_spend()
+        if self._claims is not None:
+            self._claims.close()
         if self._writer is not None:
             await self._writer.close()
             log.info("observations written: %d", self._writer.written)
@@ -141,17 +183,26 @@ class ProbeService:
         targets = await self._sync(catalog)
         self.catalog = catalog
         await self.prober.reload(targets, catalog.probe)
+        if self._alerts is not None:
+            self._alerts.reload(catalog)
         return True
 
     async def run_forever(self) -> int:
         """Run the schedule until SIGTERM/SIGINT (or :meth:`request_stop`)."""
-        targets = await self._open()
+        targets = await self._open(scheduled=True)
         assert self.prober is not None
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
         try:
             await self.prober.start(schedule=True)
-            log.info("probing %d endpoint x shape jobs", len(targets))
+            log.info(
+                "probing %d endpoint x shape jobs as %s%s",
+                len(targets),
+                self.holder,
+                "" if self._claims else " (not claimed: every worker probes every endpoint)",
+            )
+            if self.leader_jobs:
+                await self._start_leader_jobs()
             for sig, handler in (
                 (signal.SIGTERM, self.request_stop),
                 (signal.SIGINT, self.request_stop),
@@ -186,8 +237,78 @@ class ProbeService:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._stop_leader_jobs()
             await self._close()
         return 0
+
+    async def _start_leader_jobs(self) -> None:
+        """Alert evaluation, rollups and retention on this loop, gated by one shared leader."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        from signalbox.alerts import AlertService
+        from signalbox.housekeeping import schedule_housekeeping
+        from signalbox.leader import make_leader
+
+        assert self.catalog is not None
+        check_s = min(self.alert_interval_s, self.rollup_interval_s)
+        # lease_s matters on SQLite only (PostgreSQL uses an advisory lock): two checks' worth.
+        self._leader = make_leader(
+            self._engine, LEADER_NAME, holder=self.holder, lease_s=2 * check_s
+        )
+        self._leader_scheduler = AsyncIOScheduler(
+            event_loop=asyncio.get_running_loop(), timezone="UTC"
+        )
+        self._leader_scheduler.add_listener(
+            self._on_leader_job_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
+        self._leader_scheduler.start()
+        self._alerts = AlertService(
+            self._engine,
+            self.catalog,
+            env=self.env,
+            interval_s=self.alert_interval_s,
+            leader=self._leader,
+        )
+        await self._alerts.start(self._leader_scheduler)
+        schedule_housekeeping(
+            self._leader_scheduler,
+            self._engine,
+            self._leader,
+            retention=timedelta(days=self.settings.raw_retention_days),
+            rollup_interval_s=self.rollup_interval_s,
+        )
+        log.info(
+            "leader jobs (run by whichever process leads): alerts every %g s, rollups every %g s,"
+            " raw retention %g days",
+            self.alert_interval_s,
+            self.rollup_interval_s,
+            self.settings.raw_retention_days,
+        )
+
+    def _on_leader_job_event(self, event: Any) -> None:
+        self._leader_jobs_running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
+        if self._leader_jobs_running > 0:
+            self._leader_jobs_idle.clear()
+        else:
+            self._leader_jobs_idle.set()
+
+    async def _stop_leader_jobs(self) -> None:
+        """Stop the leader's jobs, letting runs in flight finish (up to ``grace_s``), and hand
+        leadership over (another process takes it at its next check)."""
+        scheduler = self._leader_scheduler
+        if scheduler is not None:
+            scheduler.pause()  # no new runs; one in flight finishes rather than being cut
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._leader_jobs_idle.wait(), self.grace_s)
+        if self._alerts is not None:
+            await self._alerts.stop()  # removes its job, releases the leader
+            self._alerts = None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+            self._leader_scheduler = None
+        if self._leader is not None:
+            await self._leader.release()  # a second release does nothing
+            self._leader = None
 
     async def _housekeeping(self) -> None:
         since_metrics = 0.0
