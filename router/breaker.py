@@ -76,12 +76,25 @@ class CircuitBreaker:
         self._trial_at = now
         return True
 
-    def record(self, ok: bool, now: float, error_rate: float = 0.0, samples: float = 0.0) -> None:
-        """Fold one outcome in; ``error_rate`` and ``samples`` are the decayed figures after it."""
+    def record(
+        self,
+        ok: bool,
+        now: float,
+        error_rate: float = 0.0,
+        samples: float = 0.0,
+        *,
+        out_of_band: bool = False,
+    ) -> None:
+        """Fold one outcome in; ``error_rate`` and ``samples`` are the decayed figures after it.
+
+        ``out_of_band`` marks an outcome the router did not send (a probe): its success while the
+        breaker cools down is a trial that cost no app request, so the breaker closes at once
+        rather than waiting out the cooldown.
+        """
         state = self.state(now)
         if ok:
             self.consecutive_failures = 0
-            if state is BreakerState.HALF_OPEN:
+            if state is BreakerState.HALF_OPEN or (state is BreakerState.OPEN and out_of_band):
                 self._close()
             return
         self.consecutive_failures += 1

@@ -112,7 +112,13 @@ class LiveState:
             stats = self.stats[self.half_life_s][key]
             at = ts if now is None else now
             f = stats.decay.factor(at)
-            self.breakers[key].record(ok, at, stats.errors.rate(f), stats.errors.total * f)
+            self.breakers[key].record(
+                ok,
+                at,
+                stats.errors.rate(f),
+                stats.errors.total * f,
+                out_of_band=source == Source.PROBE,
+            )
 
     # --- reading --------------------------------------------------------------------------
     def snapshot(

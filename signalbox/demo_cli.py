@@ -188,7 +188,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             ),
             logs / "simulator.log",
         ),
-        Service("probe", _cli("probe"), logs / "probe.log"),
+        # Short alert interval: the demo's outage should fire and resolve within its first minutes.
+        Service("probe", _cli("probe", "--alert-interval", "5"), logs / "probe.log"),
         Service(
             "router",
             _cli("router", "--host", host, "--port", str(ports["router"])),

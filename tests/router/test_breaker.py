@@ -42,3 +42,14 @@ def test_success_resets_consecutive_failures() -> None:
     b.record(True, 1.0)
     b.record(False, 2.0)
     assert b.state(2.0) is BreakerState.CLOSED
+
+
+def test_probe_success_closes_an_open_breaker_before_the_cooldown_ends() -> None:
+    b = CircuitBreaker(BreakerSettings(failure_threshold=2, cooldown_s=15))
+    b.record(False, 0.0)
+    b.record(False, 0.5)
+    assert b.state(3.0) is BreakerState.OPEN
+    b.record(True, 3.0)  # an app request's success does not count while it cools down
+    assert b.state(3.0) is BreakerState.OPEN
+    b.record(True, 4.0, out_of_band=True)  # a probe's does
+    assert b.state(4.0) is BreakerState.CLOSED
