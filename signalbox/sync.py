@@ -9,11 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from signalbox.catalog import Catalog
 from signalbox.prices import resolve_prices
 from signalbox.schema import Endpoint, Provider
+
+SYNC_ATTEMPTS = 3
 
 
 @dataclass
@@ -49,7 +52,21 @@ def _assign(row: object, values: dict[str, object]) -> bool:
 
 
 def sync_catalog(engine: Engine, catalog: Catalog, *, dry_run: bool = False) -> SyncReport:
-    """Create or update providers and endpoints from the catalog; disable those no longer in it."""
+    """Create or update providers and endpoints from the catalog; disable those no longer in it.
+
+    Safe when several processes start together on one store: one of two racing inserts of the
+    same provider or endpoint fails on its unique key, and that process reads again and retries.
+    """
+    for attempt in range(SYNC_ATTEMPTS):
+        try:
+            return _sync_once(engine, catalog, dry_run=dry_run)
+        except IntegrityError:
+            if attempt == SYNC_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _sync_once(engine: Engine, catalog: Catalog, *, dry_run: bool) -> SyncReport:
     report = SyncReport()
     with Session(engine) as session:
         providers = {p.name: p for p in session.exec(select(Provider)).all()}

@@ -86,3 +86,32 @@ def test_sync_updates_changed_price(engine: Engine) -> None:
     sync_catalog(engine, parse_catalog(CATALOG_TOML))
     report = sync_catalog(engine, parse_catalog(CATALOG_TOML.replace("= 1.5", "= 2.5")))
     assert report.updated == ["endpoint alpha/llama-3.1-70b"]
+
+
+def test_processes_syncing_together_on_an_empty_store_all_succeed(db_url: str) -> None:
+    import threading
+
+    from signalbox.db import make_engine
+
+    catalog = parse_catalog(CATALOG_TOML)
+    engines = [make_engine(db_url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    reports: list[object] = []
+    errors: list[BaseException] = []
+
+    def run(engine: Engine) -> None:
+        barrier.wait()
+        try:
+            reports.append(sync_catalog(engine, catalog).endpoint_ids)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for e in engines:
+        e.dispose()
+    assert errors == []
+    assert len(reports) == 4 and all(r == reports[0] for r in reports)
