@@ -47,35 +47,15 @@ def health_state(
     return "healthy"
 
 
-def _snapshot(row: dict) -> EndpointSnapshot:
-    """A window's plain statistics in the shape the shared scoring takes."""
-    return EndpointSnapshot(
-        ts=0.0,
-        samples=float(row["n"]),
-        error_rate=row["error_rate"] or 0.0,
-        ttft_p50_ms=row["ttft_p50_ms"],
-        ttft_p90_ms=row["ttft_p50_ms"],
-        ttft_p99_ms=row["ttft_p50_ms"],
-        tps_p50=row["tps_p50"],
-        tps_p90=row["tps_p50"],
-        tps_p99=row["tps_p50"],
-        e2e_p50_ms=None,
-        e2e_p90_ms=None,
-        itl_p50_ms=None,
-        ttft_log_std=None,
-        last_seen_ts=None,
-        last_ok_ts=None,
-        age_s=None,
-        stale=False,
-    )
-
-
 def scores(rows: list[dict], objective: str) -> list[float | None]:
     """Each row's score under ``objective`` (1.0 = best, higher is better), computed by the same
     ``signalbox.stats.scoring`` the router ranks with; None where the row has no data for it."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective '{objective}': use one of {', '.join(OBJECTIVES)}")
-    snaps = [_snapshot(r) for r in rows]
+    snaps = [
+        EndpointSnapshot.point(r["n"], r["error_rate"] or 0.0, r["ttft_p50_ms"], r["tps_p50"])
+        for r in rows
+    ]
     prices = [
         PriceInfo(
             r.get("price_input_per_mtok", r["price_output_per_mtok"]), r["price_output_per_mtok"]

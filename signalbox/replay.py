@@ -182,38 +182,13 @@ def outcome_values(
 ) -> list[float]:
     """Each endpoint's outcome in one step scored like the router scores its estimates (1 = best)."""
     snaps = [
-        _snapshot(0, 1.0, None, None)
+        EndpointSnapshot.point(0, 1.0, None, None)
         if o is None
-        else _snapshot(o.n, o.error_rate, o.ttft_ms, o.tps)
+        else EndpointSnapshot.point(o.n, o.error_rate, o.ttft_ms, o.tps)
         for o in outcomes
     ]
     scores = score_all(snaps, [e.price for e in endpoints], objective, shape)
     return [0.0 if o is None else s for o, s in zip(outcomes, scores, strict=True)]
-
-
-def _snapshot(
-    n: int, error_rate: float, ttft_ms: float | None, tps: float | None
-) -> EndpointSnapshot:
-    """An outcome dressed as a snapshot, so outcomes are scored exactly as estimates are."""
-    return EndpointSnapshot(
-        ts=0.0,
-        samples=float(n),
-        error_rate=error_rate,
-        ttft_p50_ms=ttft_ms,
-        ttft_p90_ms=ttft_ms,
-        ttft_p99_ms=ttft_ms,
-        tps_p50=tps,
-        tps_p90=tps,
-        tps_p99=tps,
-        e2e_p50_ms=None,
-        e2e_p90_ms=None,
-        itl_p50_ms=None,
-        ttft_log_std=None,
-        last_seen_ts=None,
-        last_ok_ts=None,
-        age_s=None,
-        stale=False,
-    )
 
 
 def replay(

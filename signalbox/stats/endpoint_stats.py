@@ -46,6 +46,32 @@ class EndpointSnapshot:
     uptime_30m: float | None = None
     uptime_1d: float | None = None
 
+    @classmethod
+    def point(
+        cls, samples: float, error_rate: float, ttft_ms: float | None, tps: float | None
+    ) -> EndpointSnapshot:
+        """A snapshot of plain point figures (no spread, fresh): lets window statistics and replay
+        outcomes be scored by exactly the scoring the router applies to its estimates."""
+        return cls(
+            ts=0.0,
+            samples=samples,
+            error_rate=error_rate,
+            ttft_p50_ms=ttft_ms,
+            ttft_p90_ms=ttft_ms,
+            ttft_p99_ms=ttft_ms,
+            tps_p50=tps,
+            tps_p90=tps,
+            tps_p99=tps,
+            e2e_p50_ms=None,
+            e2e_p90_ms=None,
+            itl_p50_ms=None,
+            ttft_log_std=None,
+            last_seen_ts=None,
+            last_ok_ts=None,
+            age_s=None,
+            stale=False,
+        )
+
     @property
     def success_probability(self) -> float:
         """``1 - error_rate``."""
