@@ -59,6 +59,28 @@ class Best(str):
     __slots__ = ()
 
 
+def model_picker(
+    id_: str, models: Sequence[str], value: str | None, width_px: int = 280
+) -> html.Div:
+    """The labelled model dropdown every page with a model selection shows."""
+    return html.Div(
+        [
+            html.Label("Model", className="head"),
+            dcc.Dropdown(
+                id=id_,
+                options=[{"label": m, "value": m} for m in models],
+                value=value,
+                clearable=False,
+                style={
+                    "width": f"{width_px}px",
+                    "display": "inline-block",
+                    "verticalAlign": "middle",
+                },
+            ),
+        ]
+    )
+
+
 def radios(id_: str, label: str, options: Sequence[tuple[str, str]], value: str) -> html.Div:
     """A labelled inline radio group of (value, label) options."""
     return html.Div(

@@ -13,7 +13,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard import ids, queries
 from dashboard.colors import colors_for_endpoints
-from dashboard.components import radios
+from dashboard.components import model_picker, radios
 from dashboard.context import DashContext
 from dashboard.figures import (
     COST,
@@ -56,22 +56,7 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     model, window, source = selection(query, models)
     controls = html.Div(
         [
-            html.Div(
-                [
-                    html.Label("Model", className="head"),
-                    dcc.Dropdown(
-                        id=ids.MODEL_SELECT,
-                        options=[{"label": m, "value": m} for m in models],
-                        value=model,
-                        clearable=False,
-                        style={
-                            "width": "280px",
-                            "display": "inline-block",
-                            "verticalAlign": "middle",
-                        },
-                    ),
-                ]
-            ),
+            model_picker(ids.MODEL_SELECT, models, model),
             radios(ids.MODEL_WINDOW, "Window", [(k, w.label) for k, w in WINDOWS.items()], window),
             radios(ids.MODEL_SOURCE, "Source", [(s, SOURCE_LABELS[s]) for s in SOURCES], source),
         ],

@@ -18,7 +18,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard import ids, queries
 from dashboard.colors import color_for, colors_for_endpoints
-from dashboard.components import fmt, radios, table
+from dashboard.components import fmt, model_picker, radios, table
 from dashboard.context import DashContext
 from dashboard.figures import CHOICES_TITLE, choice_shares_figure, message_figure
 from dashboard.notices import EMPTY_STORE, describe_failure, no_model_notice, notice
@@ -96,22 +96,7 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     sel = selection(query, models)
     controls = html.Div(
         [
-            html.Div(
-                [
-                    html.Label("Model", className="head"),
-                    dcc.Dropdown(
-                        id=ids.REPLAY_MODEL,
-                        options=[{"label": m, "value": m} for m in models],
-                        value=sel.model,
-                        clearable=False,
-                        style={
-                            "width": "200px",
-                            "display": "inline-block",
-                            "verticalAlign": "middle",
-                        },
-                    ),
-                ]
-            ),
+            model_picker(ids.REPLAY_MODEL, models, sel.model, width_px=200),
             radios(ids.REPLAY_OBJECTIVE, "Objective", [(o, o) for o in OBJECTIVES], sel.objective),
             radios(ids.REPLAY_POLICY, "Policy", list(POLICY_LABELS.items()), sel.policy),
             radios(ids.REPLAY_STEP, "Step", list(STEPS.items()), sel.step),

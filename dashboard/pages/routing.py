@@ -12,7 +12,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard import ids, queries
 from dashboard.colors import colors_for_endpoints
-from dashboard.components import fmt_ts, provider_cell, radios, table
+from dashboard.components import fmt_ts, model_picker, provider_cell, radios, table
 from dashboard.context import DashContext
 from dashboard.figures import (
     REASONS_TITLE,
@@ -47,22 +47,7 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     window = query.get("window") if query.get("window") in WINDOWS else "24h"
     controls = html.Div(
         [
-            html.Div(
-                [
-                    html.Label("Model", className="head"),
-                    dcc.Dropdown(
-                        id=ids.ROUTING_MODEL,
-                        options=[{"label": m, "value": m} for m in models],
-                        value=model,
-                        clearable=False,
-                        style={
-                            "width": "280px",
-                            "display": "inline-block",
-                            "verticalAlign": "middle",
-                        },
-                    ),
-                ]
-            ),
+            model_picker(ids.ROUTING_MODEL, models, model),
             radios(ids.ROUTING_WINDOW, "Window", list(LABELS.items()), window),
         ],
         className="controls card",
