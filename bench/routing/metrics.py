@@ -26,6 +26,8 @@ def summarise(results: Sequence[Result]) -> dict[str, float | int | None]:
     return {
         "requests": len(results),
         "tps_mean": statistics.fmean(tps) if tps else None,
+        # what the app got: a failed request delivers nothing
+        "tps_delivered": sum(tps) / len(results) if results else None,
         "ttft_p50_ms": quantile(ttft, 0.5),
         "ttft_p99_ms": quantile(ttft, 0.99),
         "error_rate": 1 - len(ok) / len(results) if results else None,
