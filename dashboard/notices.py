@@ -34,6 +34,18 @@ def describe_failure(exc: BaseException, what: str) -> str:
     return f"Could not load {what} ({type(exc).__name__}); details are in the server log."
 
 
+def models_or_notice(engine: Engine) -> tuple[list[str], html.Div | None]:
+    """The model names for a page's picker, and the banner to show when there are none or the
+    store cannot be read (None when all is well)."""
+    from dashboard import queries
+
+    try:
+        models = queries.model_names(queries.endpoints(engine))
+    except Exception as exc:
+        return [], notice(describe_failure(exc, "the model list"), "error")
+    return models, None if models else notice(EMPTY_STORE)
+
+
 def no_model_notice(engine: Engine, what: str) -> html.Div:
     """Why no model is selected: the store is down, empty, or the user has yet to choose."""
     from dashboard import queries

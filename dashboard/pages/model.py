@@ -27,7 +27,12 @@ from dashboard.figures import (
     samples_figure,
     ttft_figure,
 )
-from dashboard.notices import EMPTY_STORE, describe_failure, no_model_notice, notice
+from dashboard.notices import (
+    describe_failure,
+    models_or_notice,
+    no_model_notice,
+    notice,
+)
 from dashboard.shape import DEFAULT_WINDOW, SOURCES, WINDOWS, rolling_span
 
 PATH = "/model"
@@ -48,11 +53,7 @@ def selection(query: dict[str, str], models: list[str]) -> tuple[str | None, str
 
 def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     """Controls from the URL, then the five charts (filled by the refresh callback)."""
-    try:
-        models = queries.model_names(queries.endpoints(ctx.engine))
-        status = None if models else notice(EMPTY_STORE)
-    except Exception as exc:
-        models, status = [], notice(describe_failure(exc, "the model list"), "error")
+    models, status = models_or_notice(ctx.engine)
     model, window, source = selection(query, models)
     controls = html.Div(
         [

@@ -21,7 +21,12 @@ from dashboard.colors import color_for, colors_for_endpoints
 from dashboard.components import fmt, model_picker, radios, table
 from dashboard.context import DashContext
 from dashboard.figures import CHOICES_TITLE, choice_shares_figure, message_figure
-from dashboard.notices import EMPTY_STORE, describe_failure, no_model_notice, notice
+from dashboard.notices import (
+    describe_failure,
+    models_or_notice,
+    no_model_notice,
+    notice,
+)
 from signalbox.replay import POLICIES, ReplayEndpoint, ReplayReport, load, replay
 from signalbox.rollup import floor_ts
 from signalbox.stats.scoring import OBJECTIVES, Objective
@@ -88,11 +93,7 @@ def search_for(sel: Selection) -> str:
 
 def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     """Controls from the URL, then the comparison table, the choice shares and the gains."""
-    try:
-        models = queries.model_names(queries.endpoints(ctx.engine))
-        status = None if models else notice(EMPTY_STORE)
-    except Exception as exc:
-        models, status = [], notice(describe_failure(exc, "the model list"), "error")
+    models, status = models_or_notice(ctx.engine)
     sel = selection(query, models)
     controls = html.Div(
         [

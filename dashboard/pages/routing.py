@@ -21,7 +21,12 @@ from dashboard.figures import (
     reasons_figure,
     share_figure,
 )
-from dashboard.notices import EMPTY_STORE, describe_failure, no_model_notice, notice
+from dashboard.notices import (
+    describe_failure,
+    models_or_notice,
+    no_model_notice,
+    notice,
+)
 
 PATH = "/routing"
 NAME = "Routing"
@@ -38,11 +43,7 @@ RECENT = 15
 
 def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     """Controls from the URL, the share chart, the reasons chart and the latest decisions."""
-    try:
-        models = queries.model_names(queries.endpoints(ctx.engine))
-        status = None if models else notice(EMPTY_STORE)
-    except Exception as exc:
-        models, status = [], notice(describe_failure(exc, "the model list"), "error")
+    models, status = models_or_notice(ctx.engine)
     model = query.get("model") if query.get("model") in models else (models[0] if models else None)
     window = query.get("window") if query.get("window") in WINDOWS else "24h"
     controls = html.Div(
