@@ -1,12 +1,22 @@
 """Benchmark ``GET /v1/route``: requests per second and latency p50/p99 at N concurrent clients.
 
-The router runs in its own process (uvloop, access log off) with warmed synthetic statistics for
-the "fast" fleet's catalog; the load generator runs in this process on a minimal keep-alive
-HTTP/1.1 client over asyncio streams (so the client costs as little CPU as possible).
+The router is the real ``signalbox router [--workers N]`` command, on a SQLite store seeded with
+five minutes of synthetic observations for the "fast" fleet's catalog, so it warms from the store
+exactly as in production. The load comes from ``wrk`` when it is installed (a C load generator:
+it leaves the router nearly all the CPU; Debian package ``wrk``), else from a minimal keep-alive
+HTTP/1.1 client over asyncio streams in this process. Each configuration runs ``--runs`` times
+and the medians are printed, with bare aiohttp returning a constant body of the same size as the
+baseline in the same script (``--baseline``).
 
-    .venv/bin/python bench/bench_route.py [--concurrency 64] [--duration 5] [--runs 3] [--profile]
+Closed-loop clients obey Little's law: mean latency = clients / throughput, so 64 clients at
+10,000 req/s wait 6.4 ms on average whatever the server does. ``--rate`` adds an open-loop run
+(requests sent on a fixed schedule over the same connections) that shows latency when the router
+is not the bottleneck.
 
-``--profile`` runs py-spy on the router process during the first run and writes a flame graph.
+    .venv/bin/python bench/bench_route.py [--concurrency 64] [--duration 5] [--runs 5]
+        [--workers 1 2] [--baseline] [--rate 2000] [--client auto|wrk|python] [--profile]
+
+``--profile`` runs py-spy on the router process during the first run and writes raw stacks.
 """
 
 from __future__ import annotations
@@ -15,17 +25,22 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MODEL = "llama-3.1-70b"
+ROUTE_PATH = f"/v1/route?model={MODEL}&sort=latency"
+T = TypeVar("T")
 
 
 def _free_port() -> int:
@@ -34,41 +49,92 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_router(port: int, data_dir: str) -> None:
-    """Child process: a router on ``port`` with a few minutes of synthetic observations."""
+def seed_store(data_dir: Path) -> tuple[Path, str]:
+    """A catalog file and a migrated SQLite store holding five minutes of observations per
+    endpoint (one a second, 1 % failures), ending now."""
     import random
+    from datetime import UTC, datetime, timedelta
 
-    import uvloop
-    from aiohttp import web
-
-    from router.app import create_app
-    from router.state import STATE
     from signalbox.catalog import parse_catalog
+    from signalbox.db import make_engine
     from signalbox.migrate import upgrade
-    from signalbox.settings import Settings
+    from signalbox.records import Observation
+    from signalbox.sync import sync_catalog
+    from signalbox.writer import insert_observations
     from simulator.catalog import catalog_toml
     from simulator.scenario import load_scenario
 
+    text = catalog_toml(load_scenario("fast"), "http://127.0.0.1:9")
+    catalog_path = data_dir / "catalog.toml"
+    catalog_path.write_text(text)
     url = f"sqlite:///{data_dir}/bench.db"
     upgrade(url)
-    catalog = parse_catalog(catalog_toml(load_scenario("fast"), "http://127.0.0.1:9"))
-    app = create_app(Settings(data_dir=Path(data_dir), database_url=url), catalog, environ={})
-    live = app[STATE].live
+    engine = make_engine(url)
+    ids = sync_catalog(engine, parse_catalog(text)).endpoint_ids
     rnd = random.Random(1)
-    now = time.time()
-    for key in live.endpoints:
+    now = datetime.now(UTC)
+    rows = []
+    for endpoint_id in ids.values():
         base = rnd.uniform(150, 400)
         for i in range(300):
-            live.observe(
-                key,
-                now - i,
-                rnd.random() > 0.01,
-                ttft_ms=base * rnd.lognormvariate(0, 0.2),
-                tps=rnd.uniform(60, 120),
-                e2e_ms=base * 10,
+            ok = rnd.random() > 0.01
+            rows.append(
+                Observation(
+                    endpoint_id=endpoint_id,
+                    ts=now - timedelta(seconds=i),
+                    source="probe",
+                    ok=ok,
+                    error_class=None if ok else "server_error",
+                    ttft_ms=base * rnd.lognormvariate(0, 0.2) if ok else None,
+                    tps=rnd.uniform(60, 120) if ok else None,
+                    e2e_ms=base * 10 if ok else None,
+                ).to_row()
             )
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    insert_observations(engine, rows)
+    engine.dispose()
+    return catalog_path, url
+
+
+def start_router(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
+    """``signalbox router --workers N`` on the seeded store (waits until it answers)."""
+    catalog_path, url = (
+        seed_store(data_dir)
+        if not (data_dir / "bench.db").exists()
+        else (
+            data_dir / "catalog.toml",
+            f"sqlite:///{data_dir}/bench.db",
+        )
+    )
+    cmd = [
+        str(Path(sys.executable).parent / "signalbox"),
+        "--catalog",
+        str(catalog_path),
+        "--database-url",
+        url,
+        "--data-dir",
+        str(data_dir),
+        "--log-level",
+        "ERROR",
+        "router",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_ready(port)
+    time.sleep(1.0 + workers)  # every worker bound and warmed, not only the first
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then wait (the router stops its workers)."""
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def serve_baseline(port: int) -> None:
@@ -153,7 +219,7 @@ async def _client(
 
 
 async def _load(port: int, concurrency: int, duration_s: float) -> tuple[float, list[float], int]:
-    path = f"/v1/route?model={MODEL}&sort=latency".encode()
+    path = ROUTE_PATH.encode()
     latencies: list[float] = []
     errors: list[int] = []
     start = time.perf_counter()
@@ -183,89 +249,206 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
 
 
+def wrk_run(port: int, concurrency: int, duration_s: float) -> tuple[float, float, float, int]:
+    """One wrk run: (req/s, p50 ms, p99 ms, non-2xx responses + socket errors)."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{duration_s:g}s",
+            "--latency",
+            f"http://127.0.0.1:{port}{ROUTE_PATH}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = p50 = p99 = 0.0
+    errors = 0
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            rps = float(words[1])
+        elif words[:1] == ["50%"]:
+            p50 = _ms(words[1])
+        elif words[:1] == ["99%"]:
+            p99 = _ms(words[1])
+        elif line.strip().startswith(("Non-2xx", "Socket errors")):
+            errors += sum(int(w.strip(",")) for w in words if w.strip(",").isdigit())
+    return rps, p50, p99, errors
+
+
+def _ms(text: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def python_run(port: int, concurrency: int, duration_s: float) -> tuple[float, float, float, int]:
+    """One run of the in-process asyncio client: (req/s, p50 ms, p99 ms, errors)."""
+    import uvloop
+
+    rps, lat, errors = uvloop.run(_load(port, concurrency, duration_s))
+    return rps, _quantile(lat, 0.5) * 1000, _quantile(lat, 0.99) * 1000, errors
+
+
+async def _paced(port: int, rate: float, concurrency: int, duration_s: float) -> list[float]:
+    """Open loop: request i is due at i / rate; each goes out on a free connection and its
+    latency counts from when it was due (so queueing in the client counts against the router)."""
+    path = ROUTE_PATH.encode()
+    request = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n\r\n"
+    conns: asyncio.Queue = asyncio.Queue()
+    for _ in range(concurrency):
+        conns.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    latencies: list[float] = []
+    perf = time.perf_counter  # uvloop's loop.time() ticks in whole milliseconds
+    start = perf()
+    total = int(rate * duration_s)
+
+    async def one(due: float) -> None:
+        reader, writer = await conns.get()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await reader.readexactly(length)
+        latencies.append(perf() - due)
+        conns.put_nowait((reader, writer))
+
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - perf()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*tasks)
+    while not conns.empty():
+        conns.get_nowait()[1].close()
+    return latencies
+
+
+def measure(
+    port: int, args: argparse.Namespace, client: str, label: str
+) -> tuple[float, float, float]:
+    """Warm up, then ``args.runs`` runs; prints each and returns the medians."""
+    run_once = wrk_run if client == "wrk" else python_run
+    run_once(port, args.concurrency, 1.0)
+    results = []
+    for run in range(args.runs):
+        rps, p50, p99, errors = run_once(port, args.concurrency, args.duration)
+        results.append((rps, p50, p99))
+        print(
+            f"  {label} run {run + 1}: {rps:,.0f} req/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms  errors {errors}",
+            flush=True,
+        )
+    return tuple(statistics.median(r[i] for r in results) for i in range(3))  # type: ignore[return-value]
+
+
 def main() -> int:
     """Run the benchmark and print one line per run, then the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--rate", type=float, default=0.0, help="also run open loop at this rate")
     parser.add_argument("--profile", action="store_true", help="py-spy raw stacks of the router")
     parser.add_argument("--baseline", action="store_true", help="also measure bare aiohttp")
     args = parser.parse_args()
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    print(
+        f"client {client}, {args.concurrency} connections, {args.duration:g} s x {args.runs} runs, cpus {os.cpu_count()}",
+        flush=True,
+    )
+    summary: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        base = None
+        if args.baseline:
+            bport = _free_port()
+            bproc = mp.get_context("spawn").Process(
+                target=serve_baseline, args=(bport,), daemon=True
+            )
+            bproc.start()
+            try:
+                _wait_ready(bport)
+                base = measure(bport, args, client, "bare aiohttp")
+            finally:
+                bproc.terminate()
+                bproc.join(10)
+            summary.append(
+                f"bare aiohttp, 1 process (baseline): {base[0]:,.0f} req/s  p50 {base[1]:.2f} ms  p99 {base[2]:.2f} ms"
+            )
+        for workers in args.workers:
+            port = _free_port()
+            proc = start_router(data_dir, port, workers)
+            try:
+                if args.profile:
+                    _profile(proc.pid, args.duration)
+                med = measure(port, args, client, f"router x{workers}")
+                ratio = f"  ({med[0] / base[0]:.2f}x bare aiohttp)" if base else ""
+                summary.append(
+                    f"router, {workers} worker(s): {med[0]:,.0f} req/s  p50 {med[1]:.2f} ms  p99 {med[2]:.2f} ms{ratio}"
+                )
+                if args.rate:
+                    p99s, p50s = [], []
+                    for _ in range(args.runs):
+                        lat = uvloop_run(_paced(port, args.rate, args.concurrency, args.duration))
+                        p50s.append(_quantile(lat, 0.5) * 1000)
+                        p99s.append(_quantile(lat, 0.99) * 1000)
+                    summary.append(
+                        f"router, {workers} worker(s), open loop {args.rate:,.0f} req/s: p50 {statistics.median(p50s):.2f} ms  p99 {statistics.median(p99s):.2f} ms"
+                    )
+            finally:
+                stop(proc)
+    cached, fresh = decide_cost_us()
+    summary.append(
+        f"decision CPU in-process: {cached:.1f} us (cached ranking), {fresh:.1f} us (fresh ranking)"
+    )
+    print(f"medians of {args.runs} (loadavg {os.getloadavg()[0]:.2f}):")
+    for line in summary:
+        print("  " + line)
+    return 0
 
+
+def uvloop_run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on a fresh uvloop event loop."""
     import uvloop
 
-    port = _free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = mp.get_context("spawn").Process(target=serve_router, args=(port, tmp), daemon=True)
-        proc.start()
-        try:
-            _wait_ready(port)
-            uvloop.run(_load(port, args.concurrency, 1.0))  # warm-up
-            results = []
-            for run in range(args.runs):
-                spy = None
-                if args.profile and run == 0:
-                    out = Path(tempfile.gettempdir()) / "route-profile.txt"
-                    spy = subprocess.Popen(
-                        [
-                            str(Path(sys.executable).parent / "py-spy"),
-                            "record",
-                            "-p",
-                            str(proc.pid),
-                            "-o",
-                            str(out),
-                            "-d",
-                            str(int(args.duration)),
-                            "-r",
-                            "200",
-                            "--nonblocking",
-                            "-f",
-                            "raw",
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                rps, lat, errors = uvloop.run(_load(port, args.concurrency, args.duration))
-                if spy:
-                    spy.wait(timeout=60)
-                p50, p99 = _quantile(lat, 0.5) * 1000, _quantile(lat, 0.99) * 1000
-                results.append((rps, p50, p99))
-                print(
-                    f"run {run + 1}: {rps:,.0f} req/s  p50 {p50:.2f} ms  p99 {p99:.2f} ms  errors {errors}  ({len(lat)} requests, {args.concurrency} clients)",
-                    flush=True,
-                )
-            med = [statistics.median(r[i] for r in results) for i in range(3)]
-            proc.terminate()  # free the CPU for the comparisons below
-            if args.baseline:
-                bport = _free_port()
-                ctx = mp.get_context("spawn")
-                base = ctx.Process(target=serve_baseline, args=(bport,), daemon=True)
-                base.start()
-                _wait_ready(bport)
-                uvloop.run(_load(bport, args.concurrency, 1.0))
-                runs = [
-                    uvloop.run(_load(bport, args.concurrency, args.duration))
-                    for _ in range(args.runs)
-                ]
-                base.terminate()
-                brps = statistics.median(r[0] for r in runs)
-                bp50 = statistics.median(_quantile(r[1], 0.5) * 1000 for r in runs)
-                bp99 = statistics.median(_quantile(r[1], 0.99) * 1000 for r in runs)
-                print(
-                    f"bare aiohttp (fixed body), median of {args.runs}: {brps:,.0f} req/s  p50 {bp50:.2f} ms  p99 {bp99:.2f} ms"
-                )
-            cached, fresh = decide_cost_us()
-            print(
-                f"decision CPU in-process: {cached:.1f} us (cached ranking), {fresh:.1f} us (fresh ranking)"
-            )
-            print(
-                f"median of {args.runs}: {med[0]:,.0f} req/s  p50 {med[1]:.2f} ms  p99 {med[2]:.2f} ms  (cpus {os.cpu_count()}, loadavg {os.getloadavg()[0]:.2f})"
-            )
-        finally:
-            proc.terminate()
-            proc.join(10)
-    return 0
+    return uvloop.run(coro)
+
+
+def _profile(pid: int, duration_s: float) -> None:
+    out = Path(tempfile.gettempdir()) / "route-profile.txt"
+    subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "-p",
+            str(pid),
+            "--subprocesses",
+            "-o",
+            str(out),
+            "-d",
+            str(int(duration_s) + 1),
+            "-r",
+            "200",
+            "--nonblocking",
+            "-f",
+            "raw",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    print(f"py-spy raw stacks -> {out}", flush=True)
 
 
 if __name__ == "__main__":

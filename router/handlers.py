@@ -20,6 +20,7 @@ JSON = "application/json"
 _OPENAPI_BYTES = orjson.dumps(OPENAPI)
 RANK_TTL_S = 0.05  # a ranking is reused this long unless new observations arrive
 RANK_CACHE_MAX = 4096
+QUERY_CACHE_MAX = 4096
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -49,7 +50,9 @@ def decide(state: RouterState, rr: RouteRequest, allow_trial: bool) -> tuple[Dec
         if len(state.rank_cache) > RANK_CACHE_MAX:
             state.rank_cache.clear()
         entry = state.rank_cache[key] = RankEntry(live.version, now, ranking)
-    decision = choose(entry.ranking, state.selection, state.rng(), state.rng(), allow_trial)
+    decision = choose(
+        entry.ranking, state.selection, state.rng(), state.rng(), allow_trial, entry.decisions
+    )
     chosen = decision.chosen
     if chosen is None:
         raise ApiError(503, decision.reason, "no_endpoint_qualifies")
@@ -73,19 +76,11 @@ def _record(r: Ranked, shape: RequestShape) -> dict[str, Any]:
     }
 
 
-async def route(request: web.Request) -> web.Response:
-    """``GET /v1/route``: the decision and its ranking."""
-    state = request.app[STATE]
-    rr = route_query(request.query)
-    decision, entry = decide(state, rr, allow_trial=False)
+def _route_body(state: RouterState, decision: Decision, shape: RequestShape) -> bytes:
     chosen = decision.chosen
     assert chosen is not None
     ref = state.live.endpoints[chosen.candidate.key].ref
-    records = entry.records
-    if not records:
-        for r in entry.ranking.ranked:
-            records[r.candidate.key] = _record(r, rr.shape)
-    return _json(
+    return orjson.dumps(
         {
             "model": decision.model,
             "objective": decision.objective,
@@ -95,11 +90,35 @@ async def route(request: web.Request) -> web.Response:
                 "upstream_model": ref.spec.upstream_model,
                 "api": ref.provider.api,
             },
-            "ranking": [records[r.candidate.key] for r in decision.ranking],
+            "ranking": [_record(r, shape) for r in decision.ranking],
             "excluded": [{"provider": p, "why": w} for p, w in decision.excluded],
             "reason": decision.reason,
         }
     )
+
+
+def _route_request(state: RouterState, request: web.Request) -> RouteRequest:
+    """Parsed query, remembered by its text: apps ask the same few questions over and over."""
+    text = request.query_string
+    rr = state.query_cache.get(text)
+    if rr is None:
+        rr = route_query(request.query)
+        if len(state.query_cache) >= QUERY_CACHE_MAX:
+            state.query_cache.clear()
+        state.query_cache[text] = rr
+    return rr
+
+
+async def route(request: web.Request) -> web.Response:
+    """``GET /v1/route``: the decision and its ranking (the body is built once per distinct
+    decision on a cached ranking)."""
+    state = request.app[STATE]
+    rr = _route_request(state, request)
+    decision, entry = decide(state, rr, allow_trial=False)
+    body = entry.bodies.get(id(decision))
+    if body is None:
+        body = entry.bodies[id(decision)] = _route_body(state, decision, rr.shape)
+    return web.Response(body=body, content_type=JSON)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:

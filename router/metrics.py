@@ -7,18 +7,21 @@ from collections import defaultdict
 ADDED_LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 
 
-def _labels(names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    parts = []
+def _labels(names: tuple[str, ...], values: tuple[str, ...], const: str = "") -> str:
+    parts = [const] if const else []
     for n, v in zip(names, values, strict=True):
         escaped = str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         parts.append(f'{n}="{escaped}"')
-    return "{" + ",".join(parts) + "}"
+    return "{" + ",".join(parts) + "}" if parts else ""
 
 
 class Metrics:
-    """The router's counters (owned by one app; nothing global)."""
+    """The router's counters (owned by one app; nothing global). In a multi-worker router each
+    process counts its own and labels every series with ``worker``, so series from different
+    processes never look like one counter that went backwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, worker: int | None = None) -> None:
+        self.const = "" if worker is None else f'worker="{worker}"'
         self.requests: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.decisions: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.upstream_errors: defaultdict[tuple[str, str], int] = defaultdict(int)
@@ -43,7 +46,7 @@ class Metrics:
             out.append(f"# HELP {name} {help_}")
             out.append(f"# TYPE {name} counter")
             for key, value in sorted(data.items()):
-                out.append(f"{name}{_labels(names, key)} {value}")
+                out.append(f"{name}{_labels(names, key, self.const)} {value}")
 
         counter(
             "signalbox_router_requests_total",
@@ -72,12 +75,13 @@ class Metrics:
         name = "signalbox_router_added_latency_seconds"
         out.append(f"# HELP {name} First-token latency added by the router on proxied streams.")
         out.append(f"# TYPE {name} histogram")
-        for bound, count in zip(ADDED_LATENCY_BUCKETS_S, self.added_buckets, strict=True):
-            out.append(f'{name}_bucket{{le="{bound}"}} {count}')
-        out.append(f'{name}_bucket{{le="+Inf"}} {self.added_count}')
-        out.append(f"{name}_sum {self.added_sum}")
-        out.append(f"{name}_count {self.added_count}")
+        plain = _labels((), (), self.const)
+        bounds = [*ADDED_LATENCY_BUCKETS_S, "+Inf"]
+        for bound, count in zip(bounds, [*self.added_buckets, self.added_count], strict=True):
+            out.append(f"{name}_bucket{_labels(('le',), (str(bound),), self.const)} {count}")
+        out.append(f"{name}_sum{plain} {self.added_sum}")
+        out.append(f"{name}_count{plain} {self.added_count}")
         for gname, value in (gauges or {}).items():
             out.append(f"# TYPE {gname} gauge")
-            out.append(f"{gname} {value}")
+            out.append(f"{gname}{plain} {value}")
         return "\n".join(out) + "\n"

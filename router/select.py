@@ -4,7 +4,7 @@ in attempt order and a one-line reason (DESIGN §5)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from router.breaker import BreakerState
 from signalbox.stats import EndpointSnapshot
@@ -64,7 +64,6 @@ class Decision:
     reason: str
     explored: bool = False
     trial: bool = False
-    meta: dict[str, object] = field(default_factory=dict)
 
     @property
     def chosen(self) -> Ranked | None:
@@ -197,44 +196,44 @@ def choose(
     u_explore: float = 1.0,
     u_share: float = 0.0,
     allow_trial: bool = False,
+    memo: dict[tuple[str, str], Decision] | None = None,
 ) -> Decision:
-    """The random part: provider order, half-open trial, exploration, sharing among near-best."""
-    model, objective, constraints = ranking.model, ranking.objective, ranking.constraints
-    excluded = list(ranking.excluded)
-    ranked = list(ranking.ranked)
+    """The random part: provider order, half-open trial, exploration, sharing among near-best.
+
+    Only the pick is random; the decision built around it (order, reason) is a function of the
+    ranking and the pick, so a caller that keeps a ranking keeps a ``memo`` beside it and a
+    repeated pick costs a dictionary lookup instead of formatting the reason again."""
+    kind, pick = _pick(ranking, settings, u_explore, u_share, allow_trial)
+    if memo is None:
+        return _decide(ranking, settings, kind, pick)
+    key = (kind, pick.candidate.key if pick is not None else "")
+    decision = memo.get(key)
+    if decision is None:
+        decision = memo[key] = _decide(ranking, settings, kind, pick)
+    return decision
+
+
+def _pick(
+    ranking: Ranking,
+    settings: SelectionSettings,
+    u_explore: float,
+    u_share: float,
+    allow_trial: bool,
+) -> tuple[str, Ranked | None]:
+    """Which endpoint goes first, and by which rule (the kind names the reason to give)."""
+    ranked = ranking.ranked
     if not ranked:
-        why = "; ".join(f"{p}: {w}" for p, w in excluded) or "the model has no endpoints"
-        return Decision(model, objective, (), tuple(excluded), f"no endpoint qualifies ({why})")
-
-    if constraints.order:
-        position = {p: i for i, p in enumerate(constraints.order)}
-        listed = sorted(
-            (r for r in ranked if r.provider in position), key=lambda r: position[r.provider]
-        )
-        rest = [r for r in ranked if r.provider not in position]
-        if listed:
-            ranking = (*listed, *rest)
-            return Decision(
-                model,
-                objective,
-                ranking,
-                tuple(excluded),
-                f"{listed[0].provider}: first qualifying in provider order",
-            )
-
+        return "none", None
+    order = ranking.constraints.order
+    if order:
+        for provider in order:
+            for r in ranked:
+                if r.provider == provider:
+                    return "order", r
     if allow_trial:
         for r in ranked:
             if r.candidate.trial_available:
-                return _first(
-                    model,
-                    objective,
-                    ranked,
-                    r,
-                    excluded,
-                    f"{r.provider}: half-open trial after cooldown",
-                    trial=True,
-                )
-
+                return "trial", r
     best = ranked[0]
     if u_explore < settings.explore_share:
         unsure = [
@@ -243,60 +242,63 @@ def choose(
             if r.candidate.snapshot.stale or r.candidate.snapshot.samples < settings.min_samples
         ]
         if unsure:
-            pick = unsure[min(int(u_share * len(unsure)), len(unsure) - 1)]
-            s = pick.candidate.snapshot
-            what = "stale" if s.stale else f"few samples (W={s.samples:.1f})"
-            return _first(
-                model,
-                objective,
-                ranked,
-                pick,
-                excluded,
-                f"{pick.provider}: exploring, {what}",
-                explored=True,
-            )
-
+            return "explore", unsure[min(int(u_share * len(unsure)), len(unsure) - 1)]
     if best.score <= 0:
-        pick = ranked[min(int(u_share * len(ranked)), len(ranked) - 1)]
-        return _first(
-            model,
-            objective,
-            ranked,
-            pick,
-            excluded,
-            f"{pick.provider}: no {objective} data yet, shared evenly",
-        )
-
+        return "even", ranked[min(int(u_share * len(ranked)), len(ranked) - 1)]
     floor = best.score * (1.0 - settings.share_buffer)
     near = [r for r in ranked if r.score >= floor]
-    pick = best
-    if len(near) > 1:
-        total = sum(r.score for r in near)
-        target = u_share * total
-        running = 0.0
-        for r in near:
-            running += r.score
-            if target < running:
-                pick = r
-                break
-        others = ", ".join(r.provider for r in near if r is not pick)
+    if len(near) == 1:
+        return "best", best
+    target = u_share * sum(r.score for r in near)
+    running = 0.0
+    for r in near:
+        running += r.score
+        if target < running:
+            return "share", r
+    return "share", best
+
+
+def _decide(
+    ranking: Ranking, settings: SelectionSettings, kind: str, pick: Ranked | None
+) -> Decision:
+    model, objective, excluded = ranking.model, ranking.objective, ranking.excluded
+    ranked = ranking.ranked
+    if pick is None:
+        why = "; ".join(f"{p}: {w}" for p, w in excluded) or "the model has no endpoints"
+        return Decision(model, objective, (), excluded, f"no endpoint qualifies ({why})")
+    if kind == "order":
+        position = {p: i for i, p in enumerate(ranking.constraints.order)}
+        listed = sorted(
+            (r for r in ranked if r.provider in position), key=lambda r: position[r.provider]
+        )
+        rest = [r for r in ranked if r.provider not in position]
+        return Decision(
+            model,
+            objective,
+            (*listed, *rest),
+            excluded,
+            f"{pick.provider}: first qualifying in provider order",
+        )
+    if kind == "trial":
+        reason = f"{pick.provider}: half-open trial after cooldown"
+    elif kind == "explore":
+        s = pick.candidate.snapshot
+        what = "stale" if s.stale else f"few samples (W={s.samples:.1f})"
+        reason = f"{pick.provider}: exploring, {what}"
+    elif kind == "even":
+        reason = f"{pick.provider}: no {objective} data yet, shared evenly"
+    elif kind == "share":
+        floor = ranked[0].score * (1.0 - settings.share_buffer)
+        others = ", ".join(r.provider for r in ranked if r.score >= floor and r is not pick)
         reason = f"{pick.provider}: within {settings.share_buffer:.0%} of best for {objective}, shares with {others} ({_describe(pick, objective)})"
     else:
         reason = f"{pick.provider}: best for {objective} ({_describe(pick, objective)})"
-    return _first(model, objective, ranked, pick, excluded, reason)
-
-
-def _first(
-    model: str,
-    objective: Objective,
-    ranked: list[Ranked],
-    pick: Ranked,
-    excluded: list[tuple[str, str]],
-    reason: str,
-    explored: bool = False,
-    trial: bool = False,
-) -> Decision:
-    ranking = (pick, *(r for r in ranked if r is not pick))
     return Decision(
-        model, objective, ranking, tuple(excluded), reason, explored=explored, trial=trial
+        model,
+        objective,
+        (pick, *(r for r in ranked if r is not pick)),
+        excluded,
+        reason,
+        explored=kind == "explore",
+        trial=kind == "trial",
     )

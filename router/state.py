@@ -11,8 +11,9 @@ from router.decisions import DecisionLog
 from router.follow import StoreFollower
 from router.live import LiveState
 from router.metrics import Metrics
+from router.params import RouteRequest
 from router.proxy import Forwarder
-from router.select import Ranking, SelectionSettings
+from router.select import Decision, Ranking, SelectionSettings
 from signalbox.catalog import Catalog
 from signalbox.writer import ObservationWriter
 
@@ -33,17 +34,20 @@ class RouterState:
     writer: ObservationWriter | None = None
     sync_problem: str | None = None
     rank_cache: dict[tuple, RankEntry] = field(default_factory=dict)
+    query_cache: dict[str, RouteRequest] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class RankEntry:
-    """A cached ranking (valid while the live version is unchanged, for a few milliseconds) and
-    the JSON records of its endpoints, built once."""
+    """A cached ranking (valid while the live version is unchanged, for a few milliseconds), the
+    decisions built on it so far (by rule and pick) and their ``/v1/route`` bodies, each built
+    once."""
 
     version: int
     ts: float
     ranking: Ranking
-    records: dict[str, dict] = field(default_factory=dict)
+    decisions: dict[tuple[str, str], Decision] = field(default_factory=dict)
+    bodies: dict[int, bytes] = field(default_factory=dict)
 
 
 STATE = web.AppKey("signalbox_router_state", RouterState)

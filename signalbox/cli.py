@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from signalbox.catalog import CatalogError
 from signalbox.db import DatabaseURLError
+from signalbox.errors import CommandError
 from signalbox.settings import Settings
 
 # command name -> (module with add_arguments/run, help)
@@ -30,14 +31,6 @@ SERVICE_COMMANDS: dict[str, tuple[str, str]] = {
     "alerts": ("signalbox.alerts_cli", "list firing alerts and recent history"),
     "replay": ("signalbox.replay_cli", "what a routing policy would have gained on stored history"),
 }
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as one line, exit code ``code``."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _global_flags(parser: argparse.ArgumentParser, default: object = None) -> None:
@@ -146,20 +139,24 @@ def _run_check(settings: Settings) -> int:
     return 0
 
 
+def configure_logging(level: str) -> None:
+    """One log format for every command (and for the router's worker processes)."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # Library chatter (a line per HTTP request, per migration step) drowns what matters.
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in ("alembic", "httpx", "httpx2", "httpcore", "openai", "waitress.queue"):
+        logging.getLogger(name).setLevel(max(quiet, logging.getLogger(name).level))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        # Library chatter (a line per HTTP request, per migration step) drowns what matters.
-        quiet = logging.DEBUG if settings.log_level.upper() == "DEBUG" else logging.WARNING
-        for name in ("alembic", "httpx", "httpx2", "httpcore", "openai", "waitress.queue"):
-            logging.getLogger(name).setLevel(max(quiet, logging.getLogger(name).level))
+        configure_logging(settings.log_level)
         if args.command == "db":
             return _run_db(args, settings)
         if args.command == "check":

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     router_url: str = Field("http://127.0.0.1:8700", description="Where `signalbox route` asks.")
     router_host: str = "127.0.0.1"
     router_port: int = 8700
+    router_workers: int = Field(
+        1, ge=1, le=64, description="Router processes sharing the port (SO_REUSEPORT)."
+    )
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8050
     simulator_host: str = "127.0.0.1"

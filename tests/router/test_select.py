@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.breaker import BreakerState
-from router.select import Candidate, Constraints, SelectionSettings, select
+from router.select import Candidate, Constraints, SelectionSettings, choose, rank, select
 from signalbox.stats import EndpointStats
 from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
@@ -181,3 +181,31 @@ def test_stale_estimate_is_read_pessimistically() -> None:
         [fresh, stale], [PriceInfo(), PriceInfo()], Objective.THROUGHPUT, RequestShape()
     )
     assert latency[1] < latency[0] and throughput[1] < throughput[0]
+
+
+@pytest.mark.parametrize("allow_trial", [False, True])
+def test_a_memo_beside_the_ranking_gives_the_same_decisions_as_building_each(
+    allow_trial: bool,
+) -> None:
+    # given a ranking where every rule can fire: sharing, exploration, a half-open trial
+    cands = [
+        candidate("a", ttft_ms=100),
+        candidate("b", ttft_ms=101),
+        candidate("old", ttft_ms=150, last_ts=T0 - 3600),
+        candidate("thin", ttft_ms=160, n=1),
+        candidate("trial", ttft_ms=400, breaker=BreakerState.HALF_OPEN, trial=True),
+    ]
+    settings = SelectionSettings(share_buffer=0.05, explore_share=0.3)
+    ranking = rank("m", cands, Objective.LATENCY)
+    memo: dict = {}
+    # when the same draws are decided with and without the memo
+    for i in range(50):
+        u_explore, u_share = (i % 10) / 10, (i * 7 % 10) / 10
+        plain = choose(ranking, settings, u_explore, u_share, allow_trial)
+        cached = choose(ranking, settings, u_explore, u_share, allow_trial, memo)
+        # then every field agrees, and the memo holds one decision per distinct rule and pick
+        assert cached == plain
+    kinds = {kind for kind, _ in memo}
+    assert kinds == ({"trial"} if allow_trial else {"share", "explore"})
+    assert {d.chosen.provider for d in memo.values()} >= ({"trial"} if allow_trial else {"a", "b"})
+    assert len(memo) <= len(cands) * 2
