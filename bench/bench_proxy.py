@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import multiprocessing as mp
 import os
 import socket
@@ -40,6 +41,7 @@ dialect = "openai"
 model = "m"
 """
 TOKENS = 256
+FAILURES: collections.Counter[str] = collections.Counter()  # status and body start, per failure
 
 
 def _free_port() -> int:
@@ -90,6 +92,7 @@ async def _stream(
     async with session.post(url, data=body, headers={"content-type": "application/json"}) as resp:
         if resp.status != 200:
             out.append((float("nan"), None))
+            FAILURES[f"{resp.status} {(await resp.text())[:160]}"] += 1
             return
         async for chunk in resp.content.iter_any():
             n = chunk.count(b'"content":"') - chunk.count(b'"content":""')
@@ -247,6 +250,9 @@ def main() -> int:
                         f"{streams} streams run {run + 1}: direct ttft p50 {d[0]:.2f} p99 {d[1]:.2f} ms tps {d[2]:.1f} fail {d[3]} | router ttft p50 {p[0]:.2f} p99 {p[1]:.2f} ms tps {p[2]:.1f} fail {p[3]} | in-router added <= {inside[0]:g} / {inside[1]:g} ms (p50/p99 bucket)",
                         flush=True,
                     )
+                    for what, n in FAILURES.most_common(3):
+                        print(f"    {n} failed: {what}", flush=True)
+                    FAILURES.clear()
                 med = [statistics.median(r[i] for r in rows) for i in range(5)]
                 print(
                     f"{streams} streams, median of {args.runs}: added TTFT p50 {med[0]:+.2f} ms, p99 {med[1]:+.2f} ms, tps lost {med[2]:+.2%}; in-router added <= {med[3]:g} ms p50, <= {med[4]:g} ms p99  (loadavg {os.getloadavg()[0]:.2f})",

@@ -84,8 +84,9 @@ class CircuitBreaker:
         samples: float = 0.0,
         *,
         out_of_band: bool = False,
-    ) -> None:
+    ) -> bool:
         """Fold one outcome in; ``error_rate`` and ``samples`` are the decayed figures after it.
+        Returns whether this outcome closed an open or half-open breaker (a recovery).
 
         ``out_of_band`` marks an outcome the router did not send (a probe): its success while the
         breaker cools down is a trial that cost no app request, so the breaker closes at once
@@ -96,7 +97,8 @@ class CircuitBreaker:
             self.consecutive_failures = 0
             if state is BreakerState.HALF_OPEN or (state is BreakerState.OPEN and out_of_band):
                 self._close()
-            return
+                return True
+            return False
         self.consecutive_failures += 1
         if state is BreakerState.HALF_OPEN:
             self._open(now, "half-open trial failed", backoff=True)
@@ -106,6 +108,7 @@ class CircuitBreaker:
                 self._open(now, f"{self.consecutive_failures} consecutive failures", backoff=False)
             elif samples >= s.min_samples and error_rate > s.error_rate_threshold:
                 self._open(now, f"error rate {error_rate:.0%}", backoff=False)
+        return False
 
     def _open(self, now: float, reason: str, backoff: bool) -> None:
         if backoff:

@@ -112,13 +112,21 @@ class LiveState:
             stats = self.stats[self.half_life_s][key]
             at = ts if now is None else now
             f = stats.decay.factor(at)
-            self.breakers[key].record(
+            recovered = self.breakers[key].record(
                 ok,
                 at,
                 stats.errors.rate(f),
                 stats.errors.total * f,
                 out_of_band=source == Source.PROBE,
             )
+            if recovered:
+                # The failures that opened the breaker describe an episode that is now over;
+                # left in, they would hold a recovered endpoint's success-adjusted score down for
+                # several half-lives (the routing benchmark's outages: traffic came back 10 s
+                # after recovery instead of within one probe interval). If failures resume, the
+                # breaker opens again on consecutive failures.
+                for by_key in self.stats.values():
+                    by_key[key].errors.forgive()
 
     # --- reading --------------------------------------------------------------------------
     def snapshot(

@@ -25,6 +25,12 @@ class DecayedBeta:
         if failed:
             self.fail += gain
 
+    def forgive(self) -> None:
+        """Drop the failures counted so far (their weight leaves ``total`` too); the successes
+        stay. Used when an episode that explains them is over (a breaker closed on recovery)."""
+        self.total -= self.fail
+        self.fail = 0.0
+
     def scale(self, factor: float) -> None:
         """Multiply the counts (landmark move)."""
         self.fail *= factor
