@@ -1,11 +1,13 @@
 """Benchmark the streaming proxy's overhead against the simulator directly, same load, same run.
 
-Three processes: the simulator (one OpenAI-dialect provider, fixed TTFT and tps), the router
-(uvloop) in front of it, and this load generator. For each concurrency (default 50 and 200 streams
-of 256 tokens), each run sends one wave straight to the simulator and one through the router, and
-compares TTFT p50/p99 and decode tokens/s p50. Figures are medians over ``--runs``.
+Four processes: the simulator (one OpenAI-dialect provider, fixed TTFT and tps), the router
+(uvloop) in front of it, a bare aiohttp relay in front of it (the baseline: what one more Python
+hop costs on this machine with nothing else done), and this load generator. For each concurrency
+(default 50 and 200 streams of 256 tokens), each run sends one wave straight to the simulator, one
+through the relay and one through the router, and compares TTFT p50/p99 and decode tokens/s p50.
+Figures are medians over ``--runs``.
 
-    .venv/bin/python bench/bench_proxy.py [--streams 50 200] [--runs 3] [--profile]
+    .venv/bin/python bench/bench_proxy.py [--streams 50 200] [--runs 5] [--profile]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -77,6 +80,42 @@ def serve_router(port: int, sim_url: str, data_dir: str) -> None:
     upgrade(url)
     catalog = parse_catalog(catalog_toml(parse_scenario(SCENARIO), sim_url))
     app = create_app(Settings(data_dir=Path(data_dir), database_url=url), catalog, environ={})
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+async def serve_relay(port: int, upstream_url: str) -> None:
+    """Child process: the least a Python proxy can do (aiohttp server + pooled aiohttp client,
+    bytes passed through as they arrive, no selection, parsing or measurement) as the baseline
+    for what the router itself adds on top of the extra hop."""
+    import aiohttp
+    import uvloop
+    from aiohttp import web
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        session = request.app["session"]
+        body = await request.read()
+        async with session.post(
+            upstream_url, data=body, headers={"content-type": "application/json"}
+        ) as upstream:
+            response = web.StreamResponse(
+                status=upstream.status, headers={"Content-Type": "text/event-stream"}
+            )
+            await response.prepare(request)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+            return response
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        yield
+        await app["session"].close()
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", relay)
+    app.router.add_get("/healthz", lambda r: web.Response(text="ok"))
+    app.cleanup_ctx.append(lifecycle)
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
@@ -182,7 +221,7 @@ def main() -> int:
     """Run both waves per concurrency and print the overhead."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--ramp",
         type=float,
@@ -207,10 +246,16 @@ def main() -> int:
         _wait(router_url + "/healthz")
         direct = f"{sim_url}/solo/v1/chat/completions"
         proxied = f"{router_url}/v1/chat/completions"
+        relay_port = _free_port()
+        relay_proc = ctx.Process(target=serve_relay, args=(relay_port, direct), daemon=True)
+        relay_proc.start()
+        _wait(f"http://127.0.0.1:{relay_port}/healthz")
+        relayed = f"http://127.0.0.1:{relay_port}/v1/chat/completions"
         try:
             for streams in args.streams:
                 # warm-up at this concurrency: a proxy in steady state has its upstream pool open
                 uvloop.run(_wave(proxied, streams, "m"))
+                uvloop.run(_wave(relayed, streams, "m"))
                 rows = []
                 for run in range(args.runs):
                     spy = None
@@ -236,6 +281,7 @@ def main() -> int:
                             stderr=subprocess.DEVNULL,
                         )
                     d = _summary(uvloop.run(_wave(direct, streams, "m", args.ramp)))
+                    r = _summary(uvloop.run(_wave(relayed, streams, "m", args.ramp)))
                     before = _added_buckets(router_url)
                     p = _summary(uvloop.run(_wave(proxied, streams, "m", args.ramp)))
                     after = _added_buckets(router_url)
@@ -245,21 +291,32 @@ def main() -> int:
                     )
                     if spy:
                         spy.wait(timeout=60)
-                    rows.append((p[0] - d[0], p[1] - d[1], 1 - p[2] / d[2], inside[0], inside[1]))
+                    rows.append(
+                        (
+                            p[0] - d[0],
+                            p[1] - d[1],
+                            1 - p[2] / d[2],
+                            inside[0],
+                            inside[1],
+                            r[0] - d[0],
+                            r[1] - d[1],
+                        )
+                    )
                     print(
-                        f"{streams} streams run {run + 1}: direct ttft p50 {d[0]:.2f} p99 {d[1]:.2f} ms tps {d[2]:.1f} fail {d[3]} | router ttft p50 {p[0]:.2f} p99 {p[1]:.2f} ms tps {p[2]:.1f} fail {p[3]} | in-router added <= {inside[0]:g} / {inside[1]:g} ms (p50/p99 bucket)",
+                        f"{streams} streams run {run + 1}: direct ttft p50 {d[0]:.2f} p99 {d[1]:.2f} ms tps {d[2]:.1f} fail {d[3]} | router ttft p50 {p[0]:.2f} p99 {p[1]:.2f} ms tps {p[2]:.1f} fail {p[3]} | bare relay ttft p50 {r[0]:.2f} p99 {r[1]:.2f} ms | in-router added <= {inside[0]:g} / {inside[1]:g} ms (p50/p99 bucket)",
                         flush=True,
                     )
                     for what, n in FAILURES.most_common(3):
                         print(f"    {n} failed: {what}", flush=True)
                     FAILURES.clear()
-                med = [statistics.median(r[i] for r in rows) for i in range(5)]
+                med = [statistics.median(row[i] for row in rows) for i in range(7)]
                 print(
-                    f"{streams} streams, median of {args.runs}: added TTFT p50 {med[0]:+.2f} ms, p99 {med[1]:+.2f} ms, tps lost {med[2]:+.2%}; in-router added <= {med[3]:g} ms p50, <= {med[4]:g} ms p99  (loadavg {os.getloadavg()[0]:.2f})",
+                    f"{streams} streams, median of {args.runs}: added TTFT p50 {med[0]:+.2f} ms, p99 {med[1]:+.2f} ms, tps lost {med[2]:+.2%}; in-router added <= {med[3]:g} ms p50, <= {med[4]:g} ms p99; bare aiohttp relay adds p50 {med[5]:+.2f} ms, p99 {med[6]:+.2f} ms  (loadavg {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
         finally:
             router.terminate()
+            relay_proc.terminate()
             sim.terminate()
             router.join(10)
             sim.join(10)
