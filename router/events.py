@@ -41,6 +41,7 @@ class Marks:
     builder: CompletionBuilder | None = None
     translator: StreamTranslator | None = None
     include_usage: bool = True
+    load_level: int = 0  # this router's requests in flight to the endpoint when it started
 
 
 class AttemptFailed(Exception):

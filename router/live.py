@@ -3,6 +3,7 @@ store and by its own traffic; cached snapshots for the hot path; which endpoints
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from signalbox.catalog import Catalog, EndpointRef
 from signalbox.prices import resolve_prices
 from signalbox.records import ErrorClass, Source
 from signalbox.stats import EndpointSnapshot, EndpointStats
+from signalbox.stats.load import LoadCurve, level_of
 from signalbox.stats.scoring import Objective, PriceInfo
 
 Clock = Callable[[], float]
@@ -65,6 +67,11 @@ class LiveState:
             for hl in self.half_lives
         }
         self.breakers = {key: CircuitBreaker(breaker_settings) for key in self.endpoints}
+        # This router's requests in flight per endpoint, and how each endpoint slowed down with
+        # them: predicts the next request at the load it would join (no herding onto a provider
+        # that saturates).
+        self.in_flight = dict.fromkeys(self.endpoints, 0)
+        self.load = {key: LoadCurve(self.half_life_s) for key in self.endpoints}
         self._cache: dict[tuple[float, str], tuple[float, EndpointSnapshot]] = {}
         self._dirty: set[str] = set()
         self.degraded: str | None = None  # why the router serves from what it has, if it does
@@ -128,6 +135,48 @@ class LiveState:
                 for by_key in self.stats.values():
                     by_key[key].errors.forgive()
 
+    def begin(self, key: str) -> int:
+        """A request to ``key`` starts; returns the load level it joins (for ``observe_load``)."""
+        n = self.in_flight[key]
+        self.in_flight[key] = n + 1
+        if level_of(n + 1) != level_of(n):
+            self.version += 1  # rankings read the load level: cached ones are out of date
+        return level_of(n)
+
+    def end(self, key: str) -> None:
+        """A request to ``key`` is over (whatever its outcome)."""
+        n = self.in_flight[key]
+        self.in_flight[key] = max(n - 1, 0)
+        if level_of(n - 1) != level_of(n):
+            self.version += 1
+
+    def observe_load(
+        self, key: str, level: int, ts: float, ttft_ms: float | None, tps: float | None
+    ) -> None:
+        """A successful request of this router's that started at load ``level``."""
+        curve = self.load.get(key)
+        if curve is not None:
+            curve.add(ts, level, ttft_ms, tps)
+
+    def at_load(self, key: str, snap: EndpointSnapshot, now: float) -> EndpointSnapshot:
+        """``snap`` as a request joining the current in-flight load would see it (unchanged
+        until the router has seen the endpoint at several load levels)."""
+        curve = self.load[key]
+        if curve.count == 0:
+            return snap
+        ttft_f, tps_f = curve.factors(level_of(self.in_flight[key]), now)
+        if ttft_f == 1.0 and tps_f == 1.0:
+            return snap
+        return dataclasses.replace(
+            snap,
+            ttft_p50_ms=_times(snap.ttft_p50_ms, ttft_f),
+            ttft_p90_ms=_times(snap.ttft_p90_ms, ttft_f),
+            ttft_p99_ms=_times(snap.ttft_p99_ms, ttft_f),
+            tps_p50=_times(snap.tps_p50, tps_f),
+            tps_p90=_times(snap.tps_p90, tps_f),
+            tps_p99=_times(snap.tps_p99, tps_f),
+        )
+
     # --- reading --------------------------------------------------------------------------
     def snapshot(
         self, key: str, now: float | None = None, half_life_s: float | None = None
@@ -178,7 +227,7 @@ class LiveState:
                     provider=info.provider,
                     region=info.ref.provider.region,
                     price=info.price,
-                    snapshot=self.snapshot(info.key, now, hl),
+                    snapshot=self.at_load(info.key, self.snapshot(info.key, now, hl), now),
                     breaker=breaker.state(now),
                     retry_in_s=breaker.retry_in_s(now),
                     trial_available=breaker.trial_available(now),
@@ -201,6 +250,10 @@ class LiveState:
     def models(self) -> Iterable[str]:
         """Canonical model names with at least one enabled endpoint."""
         return self.by_model.keys()
+
+
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 def _catalog_price(ref: EndpointRef) -> PriceInfo:

@@ -99,6 +99,7 @@ class Forwarder:
             marks = Marks(include_usage=include_usage or not stream)
             if not stream:
                 marks.builder = CompletionBuilder(decision.model)
+            marks.load_level = self.live.begin(info.key)
             try:
                 response = await self._attempt(
                     request, info, body, marks, deadline, n, received_ns, stream
@@ -107,6 +108,8 @@ class Forwarder:
                 errors.append(AttemptError(info.provider, exc.error_class, exc.status, exc.message))
                 self.metrics.upstream_errors[(info.provider, str(exc.error_class))] += 1
                 continue
+            finally:
+                self.live.end(info.key)  # the whole stream has been passed through by now
             if n > 1:
                 self.metrics.fallbacks[(decision.model,)] += 1
             return response
@@ -298,7 +301,10 @@ class Forwarder:
         self, info: EndpointInfo, wall: float, marks: Marks, error: ErrorClass | None, end_ns: int
     ) -> None:
         endpoint_id = self.live.ids.get(info.key, 0)
-        self.on_observation(info, observation(info, endpoint_id, wall, marks, error, end_ns))
+        obs = observation(info, endpoint_id, wall, marks, error, end_ns)
+        if obs.ok:
+            self.live.observe_load(info.key, marks.load_level, wall, obs.ttft_ms, obs.tps)
+        self.on_observation(info, obs)
 
     async def _refuse(self, upstream: aiohttp.ClientResponse) -> None:
         status = upstream.status

@@ -1,0 +1,75 @@
+"""A provider that is fastest when idle but saturates: the router learns how it slows down with
+its own in-flight requests and spreads load instead of herding onto it (or away from it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+
+from simulator.scenario import parse_scenario
+from simulator.testing import SimulatorThread
+from tests.router.conftest import sim_catalog
+
+SATURATING = """
+name = "saturating"
+seed = 5
+[defaults]
+ttft_sigma = 0.05
+output_tokens_median = 40
+output_tokens_sigma = 0.0
+[[provider]]
+name = "burst"
+capacity = 2
+overload_slope = 3.0
+[[provider.model]]
+model = "m"
+ttft_median_ms = 20.0
+tps = 400.0
+[[provider]]
+name = "steady"
+capacity = 256
+[[provider.model]]
+model = "m"
+ttft_median_ms = 40.0
+tps = 200.0
+"""
+CHAT = {"model": "m@throughput", "messages": [{"role": "user", "content": "go"}], "max_tokens": 40}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_waves_are_split_between_a_saturating_provider_and_a_steady_one(
+    router_factory,
+) -> None:
+    with SimulatorThread(parse_scenario(SATURATING)) as sim:
+        catalog = sim_catalog(sim, "explore_share = 0.0\nshare_buffer = 0.0")
+        async with (
+            router_factory(catalog, sim) as router,
+            httpx.AsyncClient(base_url=router.url, timeout=30) as http,
+        ):
+
+            async def send(body: dict) -> str:
+                resp = await http.post("/v1/chat/completions", json=body)
+                assert resp.status_code == 200, resp.text
+                return resp.headers["x-signalbox-provider"]
+
+            # given both measured one request at a time (idle: burst is twice as fast)
+            for provider in ("burst", "steady") * 4:
+                await send({**CHAT, "provider": {"only": [provider]}})
+            assert await send(CHAT) == "burst"
+
+            # when waves of 8 concurrent requests arrive
+            waves = []
+            for _ in range(6):
+                waves.append(Counter(await asyncio.gather(*(send(CHAT) for _ in range(8)))))
+
+            # then, once the router has seen burst under load, every wave goes to both: burst
+            # up to about its capacity, the rest to steady (herding would send all 8 one way)
+            for wave in waves[2:]:
+                assert 1 <= wave["burst"] <= 6, waves
+                assert wave["steady"] >= 2, waves
+            curve = router.state.live.load["burst/m"]
+            assert curve.factors(3, router.state.live.clock())[1] < 0.7  # learned: 4-7 is slow
