@@ -23,7 +23,7 @@ from router.follow import StoreFollower, describe_db_error
 from router.handlers import add_routes
 from router.live import EndpointInfo, LiveState
 from router.metrics import Metrics
-from router.proxy import Forwarder
+from router.proxy import Forwarder, upstream_tracing
 from router.select import SelectionSettings
 from router.state import STATE, RouterState
 from signalbox.catalog import Catalog, load_catalog
@@ -183,6 +183,7 @@ async def _lifecycle(
         timeout=aiohttp.ClientTimeout(
             total=None, sock_connect=probe.connect_timeout_s, sock_read=probe.total_timeout_s
         ),
+        trace_configs=[upstream_tracing()],
     )
     follower, writer = state.follower, state.writer
 

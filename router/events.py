@@ -42,6 +42,8 @@ class Marks:
     translator: StreamTranslator | None = None
     include_usage: bool = True
     load_level: int = 0  # this router's requests in flight to the endpoint when it started
+    connect_start_ns: int = 0
+    connect_ns: int = 0  # TCP (+TLS) set-up when the pool had no open connection, else 0
 
 
 class AttemptFailed(Exception):
@@ -197,6 +199,7 @@ def observation(
         ttft_ms=ttft_ms,
         tps=tps,
         itl_ms=itl,
+        connect_ms=marks.connect_ns / 1e6 if marks.connect_ns else None,
         e2e_ms=(end_ns - marks.sent_ns) / 1e6 if marks.sent_ns else None,
         input_tokens=marks.input_tokens,
         output_tokens=out_tokens if marks.first_ns or not estimated else None,

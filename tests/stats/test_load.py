@@ -10,7 +10,8 @@ T0 = 1_800_000_000.0
 
 
 @pytest.mark.parametrize(
-    ("in_flight", "level"), [(0, 0), (1, 1), (2, 2), (3, 2), (4, 3), (7, 3), (8, 4), (10**6, MAX_LEVEL)]
+    ("in_flight", "level"),
+    [(0, 0), (1, 1), (2, 2), (3, 2), (4, 3), (7, 3), (8, 4), (10**6, MAX_LEVEL)],
 )
 def test_levels_are_powers_of_two(in_flight: int, level: int) -> None:
     assert level_of(in_flight) == level
