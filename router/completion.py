@@ -55,7 +55,10 @@ class CompletionBuilder:
         choices = []
         for index in sorted(self.choices):
             slot = self.choices[index]
-            message: dict[str, Any] = {"role": "assistant", "content": "".join(slot["content"])}
+            content: str | None = "".join(slot["content"])
+            if not content and slot["tools"]:
+                content = None  # as OpenAI answers a tools-only message
+            message: dict[str, Any] = {"role": "assistant", "content": content}
             if slot["reasoning"]:
                 message["reasoning_content"] = "".join(slot["reasoning"])
             if slot["tools"]:
