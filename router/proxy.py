@@ -21,6 +21,7 @@ from aiohttp import web
 
 from router.anthropic import StreamTranslator, TranslationError, translate_request
 from router.completion import CompletionBuilder
+from router.errors import ApiError
 from router.events import (
     AttemptFailed,
     Marks,
@@ -75,6 +76,11 @@ def upstream_tracing() -> aiohttp.TraceConfig:
     return trace
 
 
+class UntranslatableRequest(Exception):
+    """The app's request has no valid form in the endpoint's API (e.g. tool-call arguments that
+    are not JSON, for an Anthropic endpoint); nothing was sent."""
+
+
 class Forwarder:
     """Owns the upstream session; one per app."""
 
@@ -115,6 +121,7 @@ class Forwarder:
         if not allow_fallbacks:
             ranking = ranking[:1]
         errors: list[AttemptError] = []
+        untranslatable: list[str] = []
         for n, ranked in enumerate(ranking, 1):
             info = self.live.endpoints[ranked.candidate.key]
             deadline = first_token_deadline_s(
@@ -128,6 +135,10 @@ class Forwarder:
                 response = await self._attempt(
                     request, info, body, marks, deadline, n, received_ns, stream
                 )
+            except UntranslatableRequest as exc:
+                # the app's request, not the provider, is at fault: another API may take it
+                untranslatable.append(f"{info.provider}: {exc}")
+                continue
             except AttemptFailed as exc:
                 errors.append(AttemptError(info.provider, exc.error_class, exc.status, exc.message))
                 self.metrics.upstream_errors[(info.provider, str(exc.error_class))] += 1
@@ -137,6 +148,12 @@ class Forwarder:
             if n > 1:
                 self.metrics.fallbacks[(decision.model,)] += 1
             return response
+        if untranslatable and not errors:
+            raise ApiError(
+                400,
+                "the request cannot be sent to any allowed endpoint: " + "; ".join(untranslatable),
+                "untranslatable_request",
+            )
         raise ProvidersExhausted(errors)
 
     def _request(
@@ -148,7 +165,7 @@ class Forwarder:
             try:
                 payload = translate_request(body, info.ref.spec.upstream_model)
             except TranslationError as exc:
-                raise AttemptFailed(ErrorClass.HTTP_4XX, str(exc)) from None
+                raise UntranslatableRequest(str(exc)) from None
             marks.translator = StreamTranslator(info.ref.model, marks.include_usage)
             headers = {"anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
             if key:

@@ -101,6 +101,18 @@ def nonempty_string(data: bytes, key: bytes) -> bool:
     return False
 
 
+def has_array(data: bytes, key: bytes) -> bool:
+    """Whether ``key`` (quoted) is followed by a JSON array anywhere in ``data`` (so the same
+    word as a string value, ``"finish_reason":"tool_calls"``, does not count)."""
+    start = 0
+    while (i := data.find(key, start)) >= 0:
+        j = _value_start(data[i:], key) + i
+        if j < len(data) and data[j] == 0x5B:
+            return True
+        start = i + len(key)
+    return False
+
+
 def has_object(data: bytes, key: bytes) -> bool:
     """Whether ``key`` (quoted) is followed by a JSON object (e.g. ``"usage": {``)."""
     j = _value_start(data, key)
@@ -113,7 +125,7 @@ def looks_like_content(data: bytes) -> bool:
         nonempty_string(data, b'"content"')
         or nonempty_string(data, b'"reasoning_content"')
         or nonempty_string(data, b'"reasoning"')
-        or b'"tool_calls"' in data
+        or has_array(data, b'"tool_calls"')
     )
 
 

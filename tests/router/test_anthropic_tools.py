@@ -420,11 +420,6 @@ def test_openai_stream_whose_first_content_is_a_tool_call_counts_as_content() ->
     assert marks.first_ns == 20 and marks.finish and marks.done
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="router/sse.py looks_like_content matches the bytes '\"tool_calls\"' of "
-    "finish_reason too; the fix (a '[' must follow the key) belongs to sse.py",
-)
 def test_openai_finish_chunk_of_a_tool_call_is_not_counted_as_content() -> None:
     data = b'{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}'
     marks = Marks(first_ns=1)  # past the first content: the byte tests decide
@@ -620,9 +615,16 @@ async def test_arguments_that_are_not_json_never_reach_an_anthropic_endpoint(
                 extra_body=only("claude"),
             )
         await client.close()
-        # The proxy maps a TranslationError to an http_4xx attempt error; with no other endpoint
-        # allowed, the answer is the exhausted-providers error carrying that message.
-        assert err.value.status_code == 502
+        # The app's request is at fault, not the provider: 400 with the reason, nothing sent.
+        assert err.value.status_code == 400
+        assert err.value.code == "untranslatable_request"
         assert "messages[1].tool_calls[0].function.arguments: not valid JSON" in str(err.value)
         assert scripted.received == []
         assert router.state.live.full_snapshot("claude/m").samples == 0  # not held against it
+
+
+def test_openai_tool_call_delta_after_the_first_still_counts_as_content() -> None:
+    data = b'{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"a"}}]}}]}'
+    marks = Marks(first_ns=1)
+    openai_events(marks, [b"data: " + data + b"\n\n"], 40)
+    assert marks.content_chunks == 1 and marks.last_ns == 40
