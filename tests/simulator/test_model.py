@@ -56,8 +56,8 @@ def test_error_burst_adds_its_error_kind() -> None:
 
 
 def test_load_above_capacity_slows_ttft_and_tps() -> None:
-    idle = _truth(SATURATE, "burstcloud", "llama-3.1-70b", 0.0, concurrency=8)
-    busy = _truth(SATURATE, "burstcloud", "llama-3.1-70b", 0.0, concurrency=16)
+    idle = _truth(SATURATE, "burstcloud", "llama-3.1-70b", 0.0, concurrency=4)
+    busy = _truth(SATURATE, "burstcloud", "llama-3.1-70b", 0.0, concurrency=8)
     assert idle.load_factor == 1.0
     assert busy.load_factor == 3.0  # slope 2, 100 % over capacity
     assert busy.ttft_median_ms == 3 * idle.ttft_median_ms
