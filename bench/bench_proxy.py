@@ -84,7 +84,7 @@ def serve_router(port: int, sim_url: str, data_dir: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-async def serve_relay(port: int, upstream_url: str) -> None:
+def serve_relay(port: int, upstream_url: str) -> None:
     """Child process: the least a Python proxy can do (aiohttp server + pooled aiohttp client,
     bytes passed through as they arrive, no selection, parsing or measurement) as the baseline
     for what the router itself adds on top of the extra hop."""
