@@ -251,8 +251,15 @@ async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: 
             await oracle.stop()
             if lite is not None:
                 await lite.wait()
-                raw = json.loads((workdir / "litellm-out.json").read_text())
-                outs["litellm"] = [Result(**r) for r in raw]
+                out = workdir / "litellm-out.json"
+                if out.exists():
+                    outs["litellm"] = [Result(**r) for r in json.loads(out.read_text())]
+                else:  # one peer failing must not cost the other policies' run
+                    log_tail = (workdir / "litellm.log").read_text(errors="replace")[-600:]
+                    print(
+                        f"LiteLLM driver exited {lite.returncode} without results; its log ends:\n{log_tail}",
+                        flush=True,
+                    )
     finally:
         stop(procs)
 
@@ -301,10 +308,11 @@ def print_tables(all_runs: dict[str, list[dict]], rps: float) -> None:
             f"{'TTFT p99':>9} {'errors':>7} {'$/Mtok':>7} {'away s':>7} {'back s':>7}"
         )
         med = {}
-        for policy in runs[0]:
+        policies = list(dict.fromkeys(p for r in runs for p in r))  # a peer may miss a run
+        for policy in policies:
             med[policy] = {}
             for k in keys:
-                vals = [r[policy][k] for r in runs if r[policy].get(k) is not None]
+                vals = [r[policy][k] for r in runs if r.get(policy, {}).get(k) is not None]
                 med[policy][k] = statistics.median(vals) if vals else None
         oracle = med.get("oracle", {}).get("tps_delivered")
         for policy, m in med.items():
@@ -331,6 +339,8 @@ def main() -> None:
         return
     names = [s for s in args.scenarios.split(",") if s]
     all_runs: dict[str, list[dict]] = {n: [] for n in names}
+    out_dir = ROOT / "artifacts" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
     for run in range(args.runs):
         for name in names:
             with tempfile.TemporaryDirectory(prefix=f"sbx-bench-{name}-") as tmp:
@@ -338,9 +348,8 @@ def main() -> None:
                 rep = asyncio.run(run_scenario(name, run, args.rps, not args.no_litellm, Path(tmp)))
                 all_runs[name].append(rep)
                 print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s", flush=True)
-    out_dir = ROOT / "artifacts" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "routing.json").write_text(json.dumps(all_runs, indent=1))
+                # saved after every scenario run: a crash an hour in keeps what was measured
+                (out_dir / "routing.json").write_text(json.dumps(all_runs, indent=1))
     print_tables(all_runs, args.rps)
 
 
