@@ -309,7 +309,11 @@ def main() -> int:
                     for what, n in FAILURES.most_common(3):
                         print(f"    {n} failed: {what}", flush=True)
                     FAILURES.clear()
-                med = [statistics.median(row[i] for row in rows) for i in range(7)]
+                # a run whose every proxied stream failed has NaN figures: leave it out, say so
+                good = [row for row in rows if all(v == v for v in row)] or rows
+                if len(good) < len(rows):
+                    print(f"    {len(rows) - len(good)} run(s) left out of the medians (NaN)")
+                med = [statistics.median(row[i] for row in good) for i in range(7)]
                 print(
                     f"{streams} streams, median of {args.runs}: added TTFT p50 {med[0]:+.2f} ms, p99 {med[1]:+.2f} ms, tps lost {med[2]:+.2%}; in-router added <= {med[3]:g} ms p50, <= {med[4]:g} ms p99; bare aiohttp relay adds p50 {med[5]:+.2f} ms, p99 {med[6]:+.2f} ms  (loadavg {os.getloadavg()[0]:.2f})",
                     flush=True,

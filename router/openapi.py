@@ -79,7 +79,7 @@ OPENAPI: dict[str, Any] = {
                     },
                     "samples": {"type": "number", "description": "effective sample size W"},
                     "age_s": _NULLNUM,
-                    "state": {"type": "string", "enum": ["healthy", "stale", "half-open"]},
+                    "state": {"type": "string", "enum": ["healthy", "stale", "half-open", "open"]},
                 },
             },
             "Route": {

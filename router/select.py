@@ -4,7 +4,7 @@ in attempt order and a one-line reason (DESIGN §5)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from router.breaker import BreakerState
 from signalbox.stats import EndpointSnapshot
@@ -109,6 +109,8 @@ def _why_excluded(c: Candidate, cons: Constraints, shape: RequestShape) -> str |
 def _state(c: Candidate) -> str:
     if c.breaker is BreakerState.HALF_OPEN:
         return "half-open"
+    if c.breaker is BreakerState.OPEN:
+        return "open"  # only in panic mode: every allowed endpoint is open
     return "stale" if c.snapshot.stale else "healthy"
 
 
@@ -162,6 +164,20 @@ def rank(
             qualifying.append(c)
         else:
             excluded.append((c.provider, why))
+    if not qualifying:
+        # Panic mode (as Envoy's load balancers have): when every endpoint the app's constraints
+        # allow has an open circuit, trying the best of them beats refusing every request until a
+        # cooldown ends. A burst that slowed the router itself can trip every breaker at once.
+        tripped = [
+            c
+            for c in candidates
+            if c.breaker is BreakerState.OPEN
+            and _why_excluded(replace(c, breaker=BreakerState.CLOSED), constraints, shape) is None
+        ]
+        if tripped:
+            qualifying = tripped
+            names = {c.provider for c in tripped}
+            excluded = [(p, w) for p, w in excluded if p not in names]
     scores = score_all(
         [c.snapshot for c in qualifying], [c.price for c in qualifying], objective, shape
     )
@@ -224,6 +240,8 @@ def _pick(
     ranked = ranking.ranked
     if not ranked:
         return "none", None
+    if ranked[0].state == "open":
+        return "panic", ranked[0]
     order = ranking.constraints.order
     if order:
         for provider in order:
@@ -279,7 +297,11 @@ def _decide(
             excluded,
             f"{pick.provider}: first qualifying in provider order",
         )
-    if kind == "trial":
+    if kind == "panic":
+        reason = (
+            f"{pick.provider}: every allowed endpoint's circuit is open; trying the best anyway"
+        )
+    elif kind == "trial":
         reason = f"{pick.provider}: half-open trial after cooldown"
     elif kind == "explore":
         s = pick.candidate.snapshot

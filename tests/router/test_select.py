@@ -88,7 +88,7 @@ def test_constraints_exclude_with_reasons_and_503_reason_lists_them() -> None:
         candidate("a", ttft_ms=900, region="us"),
         candidate("b", tps=5, region="us"),
         candidate("c", price=(50, 50), region="us"),
-        candidate("d", breaker=BreakerState.OPEN, region="us"),
+        candidate("d", breaker=BreakerState.OPEN, region="us", price=(50, 50)),
         candidate("e", region="eu"),
         candidate("f", fail_every=2, region="us"),
     ]
@@ -209,3 +209,25 @@ def test_a_memo_beside_the_ranking_gives_the_same_decisions_as_building_each(
     assert kinds == ({"trial"} if allow_trial else {"share", "explore"})
     assert {d.chosen.provider for d in memo.values()} >= ({"trial"} if allow_trial else {"a", "b"})
     assert len(memo) <= len(cands) * 2
+
+
+def test_when_every_allowed_endpoint_is_open_the_best_is_tried_anyway() -> None:
+    cands = [
+        candidate("a", ttft_ms=100, breaker=BreakerState.OPEN),
+        candidate("b", ttft_ms=200, breaker=BreakerState.OPEN),
+        candidate("c", ttft_ms=50, region="eu"),
+    ]
+    # c is excluded by the app's constraint, a and b only by their breakers: panic mode
+    decision = select(
+        "m", cands, Objective.LATENCY, constraints=Constraints(region=None, ignore=frozenset({"c"}))
+    )
+    assert decision.chosen is not None and decision.chosen.provider == "a"
+    assert [r.provider for r in decision.ranking] == ["a", "b"]
+    assert {r.state for r in decision.ranking} == {"open"}
+    assert "circuit is open" in decision.reason
+    assert dict(decision.excluded) == {"c": "ignored"}
+    # with one endpoint closed, the open ones stay excluded
+    healthy = [*cands[:2], candidate("c", ttft_ms=300)]
+    normal = select("m", healthy, Objective.LATENCY)
+    assert [r.provider for r in normal.ranking] == ["c"]
+    assert "circuit open" in dict(normal.excluded)["a"]
