@@ -197,6 +197,20 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
     return cached, fresh
 
 
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> bytes:
+    """One keep-alive request and its whole response; returns the response head."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return head
+
+
 async def _client(
     port: int, path: bytes, stop_at: float, latencies: list[float], errors: list[int]
 ) -> None:
@@ -205,13 +219,7 @@ async def _client(
     perf = time.perf_counter
     while perf() < stop_at:
         t0 = perf()
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await reader.readexactly(length)
+        head = await _exchange(reader, writer, request)
         latencies.append(perf() - t0)
         if not head.startswith(b"HTTP/1.1 200"):
             errors.append(1)
@@ -309,13 +317,7 @@ async def _paced(port: int, rate: float, concurrency: int, duration_s: float) ->
 
     async def one(due: float) -> None:
         reader, writer = await conns.get()
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await reader.readexactly(length)
+        await _exchange(reader, writer, request)
         latencies.append(perf() - due)
         conns.put_nowait((reader, writer))
 
