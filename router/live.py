@@ -159,14 +159,17 @@ class LiveState:
             curve.add(ts, level, ttft_ms, tps)
 
     def at_load(self, key: str, snap: EndpointSnapshot, now: float) -> EndpointSnapshot:
-        """``snap`` as a request joining the current in-flight load would see it (unchanged
-        until the router has seen the endpoint at several load levels)."""
+        """``snap`` as a request joining the current in-flight load would see it: its geometric
+        mean scaled by the load curve's factor at that load becomes the p50, and the other
+        quantiles move with it (unchanged until the router has enough requests of its own)."""
         curve = self.load[key]
         if curve.count == 0:
             return snap
         ttft_f, tps_f = curve.factors(level_of(self.in_flight[key]), now)
         if ttft_f == 1.0 and tps_f == 1.0:
             return snap
+        ttft_f = _move(snap.ttft_p50_ms, snap.ttft_geomean_ms, ttft_f)
+        tps_f = _move(snap.tps_p50, snap.tps_geomean, tps_f)
         return dataclasses.replace(
             snap,
             ttft_p50_ms=_times(snap.ttft_p50_ms, ttft_f),
@@ -250,6 +253,14 @@ class LiveState:
     def models(self) -> Iterable[str]:
         """Canonical model names with at least one enabled endpoint."""
         return self.by_model.keys()
+
+
+def _move(p50: float | None, geomean: float | None, factor: float) -> float:
+    """What to multiply the quantiles by so that the p50 becomes ``geomean * factor`` (a load
+    factor is a ratio of geometric means); the plain factor when either figure is missing."""
+    if factor == 1.0 or not p50 or not geomean:
+        return factor
+    return geomean * factor / p50
 
 
 def _times(value: float | None, factor: float) -> float | None:

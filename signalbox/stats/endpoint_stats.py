@@ -45,6 +45,10 @@ class EndpointSnapshot:
     uptime_5m: float | None = None
     uptime_30m: float | None = None
     uptime_1d: float | None = None
+    # geometric means: what the router's load curve scales (a mean moves smoothly where a median
+    # of a two-mode mix, idle and saturated, jumps between the modes)
+    ttft_geomean_ms: float | None = None
+    tps_geomean: float | None = None
 
     @classmethod
     def point(
@@ -96,6 +100,7 @@ class EndpointStats:
         self.e2e = DecayedHistogram(spec)
         self.itl = DecayedHistogram(spec)
         self.log_ttft = DecayedMoments()
+        self.log_tps = DecayedMoments()
         self.errors = DecayedBeta()
         self.uptime = UptimeWindows()
         self.last_seen_ts: float | None = None
@@ -148,6 +153,8 @@ class EndpointStats:
             self.log_ttft.add(math.log(ttft_ms), g)
         if tps is not None:
             self.tps.add(tps, g)
+            if tps > 0:
+                self.log_tps.add(math.log(tps), g)
         if e2e_ms is not None and ok:
             self.e2e.add(e2e_ms, g)
         if itl_ms is not None:
@@ -162,7 +169,15 @@ class EndpointStats:
         self.uptime.add(ts, True, count=total, ok_count=ok)
 
     def _scale(self, factor: float) -> None:
-        for part in (self.ttft, self.tps, self.e2e, self.itl, self.log_ttft, self.errors):
+        for part in (
+            self.ttft,
+            self.tps,
+            self.e2e,
+            self.itl,
+            self.log_ttft,
+            self.log_tps,
+            self.errors,
+        ):
             part.scale(factor)
 
     def samples(self, now: float) -> float:
@@ -199,4 +214,10 @@ class EndpointStats:
             uptime_5m=uptime.get("5m"),
             uptime_30m=uptime.get("30m"),
             uptime_1d=uptime.get("1d"),
+            ttft_geomean_ms=_exp(self.log_ttft.mean()),
+            tps_geomean=_exp(self.log_tps.mean()),
         )
+
+
+def _exp(log_mean: float | None) -> float | None:
+    return None if log_mean is None else math.exp(log_mean)

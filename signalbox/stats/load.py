@@ -4,11 +4,21 @@ of the router's requests were already in flight to it when each request started.
 A provider that is fastest when idle may saturate: past its capacity TTFT grows and decode slows.
 Decayed statistics alone see that only after the fact and then steer every request away at once,
 so traffic herds back and forth. The curve lets the router predict the next request at the load it
-would add to: ``factors(level)`` is the ratio of what requests at that load level delivered to
-what all requests delivered, and the router scales the endpoint's estimate by it.
+would add to: ``factors(level)`` is the ratio of what the router's requests that started at that
+load delivered to what all its requests delivered (geometric means), and the router scales the
+endpoint's geometric mean (probes and all traffic) by it. A ratio, so that an endpoint's traffic
+and its probes, which differ in shape (a long prompt's TTFT is not a probe's), are not mixed up
+with how it bears load; of geometric means on both sides, because the endpoint's median would not
+match: for a provider idle most of the time the median is its idle speed while the mean is pulled
+down by the saturated tail, and that mismatch over-rated every loaded level (routing benchmark,
+``saturate``: requests joining 6 in flight were predicted at 102 tok/s and delivered 80, behind a
+steady provider's 90).
 
-Levels are powers of two of the in-flight count (0, 1, 2-3, 4-7, ...): saturation is a matter of
-scale, and few levels fill with data quickly. Pure code, no I/O; time is passed in.
+Levels are the exact in-flight count up to 7, then four per doubling (8-9, 10-11, 12-13, 14-15,
+16-19, ...): a provider with a capacity of 4 turns from fastest to slower than the rest between 4
+and 6 in flight, so the small counts must be told apart (with powers of two, 4-7 was one level and
+the router sent the fifth request too rarely and the seventh too often); above that, saturation is
+a matter of scale and a bucket about 19 % wide tells it. Pure code, no I/O; time is passed in.
 """
 
 from __future__ import annotations
@@ -17,16 +27,22 @@ import math
 
 from signalbox.stats.decay import DecayedMoments, ForwardDecay
 
-MAX_LEVEL = 8  # 128+ in flight share the last level
+EXACT_LEVELS = 8  # 0..7 in flight each have a level of their own
+PER_DOUBLING = 4  # then four levels per doubling of the in-flight count
+MAX_LEVEL = 36  # 1024+ in flight share the last level
 MIN_WEIGHT = 2.0  # decayed observations a level needs before it speaks
 FACTOR_RANGE = (0.05, 20.0)
 
 
 def level_of(in_flight: int) -> int:
-    """The load level of ``in_flight`` concurrent requests: 0, 1, 2-3 -> 2, 4-7 -> 3, ..."""
-    if in_flight <= 0:
-        return 0
-    return min(in_flight.bit_length(), MAX_LEVEL)
+    """The load level of ``in_flight`` concurrent requests: itself up to 7, then 8-9 -> 8,
+    10-11 -> 9, 12-13 -> 10, 14-15 -> 11, 16-19 -> 12, ... (log-spaced), at most ``MAX_LEVEL``."""
+    if in_flight < EXACT_LEVELS:
+        return max(in_flight, 0)
+    bits = in_flight.bit_length()
+    # the two bits after the leading one pick the quarter of the doubling
+    quarter = (in_flight >> (bits - 3)) & 3
+    return min(PER_DOUBLING * (bits - 2) + quarter, MAX_LEVEL)
 
 
 class LoadCurve:
@@ -65,8 +81,9 @@ class LoadCurve:
 
     def factors(self, level: int, now: float) -> tuple[float, float]:
         """``(ttft_factor, tps_factor)`` at ``level``: geometric mean at that level over the
-        geometric mean over all levels. A level without enough data borrows the nearest lower
-        level that has it (more load is never assumed to help); ``(1, 1)`` when none has."""
+        geometric mean over all levels. A level without enough data is pooled with the levels
+        below it until they have enough (more load is never assumed to help, and fine levels
+        speak after a few requests each); 1 when they never have enough."""
         f = self.decay.factor(now)
         return (
             _ratio(self.levels_ttft, self.all_ttft, level, f),
@@ -78,11 +95,12 @@ def _ratio(levels: list[DecayedMoments], overall: DecayedMoments, level: int, f:
     base = overall.mean()
     if base is None:
         return 1.0
+    w = wx = 0.0
     for lv in range(min(max(level, 0), MAX_LEVEL), -1, -1):
         m = levels[lv]
-        if m.w * f >= MIN_WEIGHT:
-            mean = m.mean()
-            assert mean is not None
+        w += m.w
+        wx += m.wx
+        if w * f >= MIN_WEIGHT:
             lo, hi = FACTOR_RANGE
-            return min(max(math.exp(mean - base), lo), hi)
+            return min(max(math.exp(wx / w - base), lo), hi)
     return 1.0

@@ -18,28 +18,8 @@ from signalbox.records import Observation, Source
 from signalbox.settings import Settings
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
+from tests.router.conftest import TWO_ENDPOINTS as CATALOG
 from tests.router.conftest import FakeClock, eventually
-
-CATALOG = parse_catalog(
-    """
-[[provider]]
-name = "p1"
-base_url = "http://127.0.0.1:9/v1"
-[[provider]]
-name = "p2"
-base_url = "http://127.0.0.1:9/v1"
-[[model]]
-name = "m"
-[[model.endpoint]]
-provider = "p1"
-upstream_model = "m-1"
-[[model.endpoint]]
-provider = "p2"
-upstream_model = "m-2"
-[routing]
-half_life_s = 60
-"""
-)
 
 
 def obs(endpoint_id: int, ts: float, ok: bool = True, ttft_ms: float = 100.0) -> Observation:

@@ -9,9 +9,12 @@ from collections import Counter
 import httpx
 import pytest
 
+from router.live import LiveState
+from signalbox.records import Source
+from signalbox.stats.scoring import Objective
 from simulator.scenario import parse_scenario
 from simulator.testing import SimulatorThread
-from tests.router.conftest import sim_catalog
+from tests.router.conftest import TWO_ENDPOINTS, sim_catalog
 
 SATURATING = """
 name = "saturating"
@@ -72,4 +75,33 @@ async def test_waves_are_split_between_a_saturating_provider_and_a_steady_one(
                 assert 1 <= wave["burst"] <= 6, waves
                 assert wave["steady"] >= 2, waves
             curve = router.state.live.load["burst/m"]
-            assert curve.factors(3, router.state.live.clock())[1] < 0.7  # learned: 4-7 is slow
+            assert (
+                curve.factors(3, router.state.live.clock())[1] < 0.7
+            )  # learned: 3 in flight is slow
+
+
+def test_a_loaded_endpoint_is_ranked_on_what_requests_at_that_load_delivered() -> None:
+    now = 1_800_000_000.0
+    live = LiveState(TWO_ENDPOINTS, clock=lambda: now)
+    for i in range(30):
+        ts = now - 30 + i
+        live.observe("p1/m", ts, True, ttft_ms=150.0, tps=160.0)
+        live.observe("p2/m", ts, True, ttft_ms=300.0, tps=90.0)
+    # given p1 (the fast one) is idle nine requests in ten (its median stays 160) and slow at 6
+    # in flight, while p2 is steady at 90
+    for i in range(100):
+        level, ttft_ms, tps = (6, 300.0, 80.0) if i % 10 == 9 else (0, 150.0, 160.0)
+        ts = now - 30 + i * 0.3
+        live.observe("p1/m", ts, True, source=Source.TRAFFIC, ttft_ms=ttft_ms, tps=tps)
+        live.observe_load("p1/m", level, ts, ttft_ms, tps)
+
+    def tps(in_flight: int) -> dict[str, float | None]:
+        live.in_flight["p1/m"] = in_flight
+        return {c.provider: c.snapshot.tps_p50 for c in live.candidates("m", Objective.THROUGHPUT)}
+
+    # then idle it is the fastest, and a request joining 6 in flight expects what those got
+    # (scaling the median, 160, by 80 over the mean of all would have said 86)
+    assert tps(0)["p1"] == pytest.approx(160.0, rel=0.05)
+    loaded = tps(6)
+    assert loaded["p1"] == pytest.approx(80.0, rel=0.05)
+    assert loaded["p1"] < loaded["p2"]
