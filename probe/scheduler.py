@@ -10,6 +10,9 @@ Several workers on one store (``claims``): before each scheduled run the job cla
 shape in the store (``probe.claims``); when another worker holds it, the run is skipped and the
 job's next run moved to where it can take over if that worker stops (or has more than its share).
 
+Traffic coverage (``coverage``, with ``skip_with_traffic``): a scheduled run of an endpoint that
+served successful traffic within the last interval is skipped (``probe.coverage``).
+
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
 once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for endpoints the router reports as
 stale or half-open.
@@ -33,6 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from probe.budget import Budget
 from probe.claims import ProbeClaims, lease_name
+from probe.coverage import TrafficCoverage
 from probe.loop_lag import LoopLagMonitor
 from probe.probe_loop import ProbeLoop
 from probe.protocols import probe_target
@@ -64,7 +68,8 @@ class Prober:
 
     ``sink`` is called on the *main* loop with every kept observation (normally
     ``ObservationWriter.submit``). Start, reload and stop are called from the main loop. With
-    ``claims``, scheduled runs first claim their endpoint x shape (``--once`` runs never do).
+    ``claims``, scheduled runs first claim their endpoint x shape (``--once`` runs never do); with
+    ``coverage``, they skip endpoints that live traffic measured within the last interval.
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class Prober:
         soon_min_gap_s: float = 10.0,
         client_factory: Callable[..., httpx.AsyncClient] = make_client,
         claims: ProbeClaims | None = None,
+        coverage: TrafficCoverage | None = None,
     ) -> None:
         self._targets = {t.job_id: t for t in targets}
         self._settings = settings
@@ -87,6 +93,7 @@ class Prober:
         self.soon_min_gap_s = soon_min_gap_s
         self._client_factory = client_factory
         self.claims = claims
+        self.coverage = coverage
         # With claims, workers start their evenly spread first runs at different phases.
         self._phase = random.random() if claims is not None else 0.0
         self._ploop = ProbeLoop()
@@ -207,6 +214,13 @@ class Prober:
     async def _job(self, job_id: str) -> None:
         target = self._targets.get(job_id)
         if target is None:
+            return
+        if (
+            self.coverage is not None
+            and self._settings.skip_with_traffic
+            and self.coverage.covered(target.endpoint_id, time.time(), self._settings.interval_s)
+        ):
+            self.counts["skipped_traffic"] += 1
             return
         if not self.budget.allow():
             self.counts["skipped_budget"] += 1

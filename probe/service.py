@@ -26,6 +26,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SU
 
 from probe.budget import Budget, load_spend, save_spend, utc_today
 from probe.claims import ProbeClaims
+from probe.coverage import TrafficCoverage
 from probe.metrics_http import MetricsServer
 from probe.router_poll import RouterPoll
 from probe.runner import Target
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SPEND_SAVE_INTERVAL_S = 30.0
 METRICS_LOG_INTERVAL_S = 300.0
+COVERAGE_REFRESH_MAX_S = 15.0
 LEADER_NAME = "signalbox-leader"
 
 
@@ -90,6 +92,7 @@ class ProbeService:
         self._engine: Any = None
         self._writer: Any = None
         self._claims: ProbeClaims | None = None
+        self._coverage: TrafficCoverage | None = None
         self._leader: Any = None
         self._leader_scheduler: Any = None
         self._alerts: Any = None
@@ -118,6 +121,8 @@ class ProbeService:
         budget = Budget(self.catalog.probe.daily_budget_usd, spent_usd=spent)
         if scheduled and self.use_claims:
             self._claims = ProbeClaims(self._engine, holder=self.holder)
+        if scheduled:
+            self._coverage = TrafficCoverage(self._engine)
         lag = {} if self.drop_lag_ms is None else {"drop_lag_ms": self.drop_lag_ms}
         self.prober = Prober(
             targets,
@@ -125,6 +130,7 @@ class ProbeService:
             self._writer.submit,
             budget=budget,
             claims=self._claims,
+            coverage=self._coverage,
             **lag,
         )
         return targets
@@ -214,6 +220,8 @@ class ProbeService:
                 except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
                     pass
             self._tasks.append(loop.create_task(self._housekeeping(), name="probe-housekeeping"))
+            if self._coverage is not None:
+                self._tasks.append(loop.create_task(self._follow_coverage(), name="coverage"))
             metrics = None
             if self.metrics_port is not None:
                 metrics = MetricsServer(self.prober.metrics_text, port=self.metrics_port)
@@ -309,6 +317,17 @@ class ProbeService:
         if self._leader is not None:
             await self._leader.release()  # a second release does nothing
             self._leader = None
+
+    async def _follow_coverage(self) -> None:
+        """Keep traffic coverage current: twice per probe interval (at most every 15 s), so a
+        covered endpoint's next run sees traffic that is at most half an interval old."""
+        assert self._coverage is not None
+        while True:
+            assert self.catalog is not None
+            probe = self.catalog.probe
+            if probe.skip_with_traffic:
+                await asyncio.to_thread(self._coverage.refresh, probe.interval_s)
+            await asyncio.sleep(min(probe.interval_s / 2, COVERAGE_REFRESH_MAX_S))
 
     async def _housekeeping(self) -> None:
         since_metrics = 0.0

@@ -99,6 +99,9 @@ class ProbeSettings(_Strict):
     total_timeout_s: PositiveFloat = 60.0
     concurrency: Annotated[int, Field(ge=1, le=10_000)] = 32
     daily_budget_usd: NonNegFloat | None = None
+    # skip a scheduled probe of an endpoint that served successful traffic within the last
+    # interval: the traffic measured it (probe.coverage)
+    skip_with_traffic: bool = True
     shapes: list[ProbeShape] = Field(
         default_factory=lambda: [ProbeShape(name="short")], alias="shape"
     )

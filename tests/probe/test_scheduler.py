@@ -1,4 +1,5 @@
-"""The prober's schedule: jobs, one probe per endpoint, budget, sooner probes, reload, shutdown."""
+"""The prober's schedule: jobs, one probe per endpoint, budget, sooner probes, traffic coverage,
+reload, shutdown."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import time
 from collections.abc import Callable
 from datetime import date
 
+import pytest
+
 from probe.budget import Budget
+from probe.coverage import TrafficCoverage
 from probe.runner import Target
 from probe.scheduler import Prober
 from signalbox.catalog import ProbeSettings, ProbeShape
-from signalbox.records import Observation
+from signalbox.db import make_engine
+from signalbox.records import Observation, Source
+from tests.alerts.fleet import fleet_catalog, sync
 from tests.probe.conftest import make_target
 from tests.probe.scripted_server import DONE, Script, ScriptedServer, openai_chunk, openai_usage
+from tests.probe.test_coverage import insert
 
 
 def ok_script(pause_s: float = 0.0) -> Script:
@@ -180,3 +187,40 @@ async def test_probe_once_probes_every_target_once(scripted: ScriptedServer) -> 
     assert sorted(o.endpoint_id for o in observations) == [1, 2]
     assert got == observations
     assert "signalbox_probe_ok 2" in prober.metrics_text()
+
+
+@pytest.mark.parametrize("skip", [True, False])
+async def test_the_scheduler_skips_endpoints_that_traffic_measured(
+    scripted: ScriptedServer, sqlite_url: str, skip: bool
+) -> None:
+    engine = make_engine(sqlite_url)
+    ids = sync(engine, fleet_catalog())
+    busy, idle = ids["alpha"], ids["bravo"]
+    # given the router just proxied a request to "busy", and none to "idle"
+    insert(engine, busy, time.time(), Source.TRAFFIC)
+    coverage = TrafficCoverage(engine)
+    coverage.refresh(3600)
+    targets = [
+        make_target(scripted.url("busy"), name="busy", endpoint_id=busy),
+        make_target(scripted.url("idle"), name="idle", endpoint_id=idle),
+    ]
+    scripted.scripts["busy"] = scripted.scripts["idle"] = ok_script()
+    got: list[Observation] = []
+    prober = Prober(
+        targets, settings(interval_s=3600, skip_with_traffic=skip), got.append, coverage=coverage
+    )
+    await prober.start()
+    try:
+        # when both are due
+        prober.probe_soon([busy, idle])
+        await wait_for(lambda: any(o.endpoint_id == idle for o in got))
+        if skip:
+            await wait_for(lambda: prober.metrics().get("skipped_traffic", 0) >= 1)
+        else:
+            await wait_for(lambda: any(o.endpoint_id == busy for o in got))
+    finally:
+        await prober.stop()
+        engine.dispose()
+    # then only the one without fresh traffic was probed (unless skipping is turned off)
+    assert any(o.endpoint_id == busy for o in got) is not skip
+    assert ("skipped_traffic" in prober.metrics()) is skip
