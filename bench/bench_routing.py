@@ -1,7 +1,8 @@
 """Routing quality: the same seeded request stream through each policy, on simulated fleets.
 
     python bench/bench_routing.py [--scenarios drift,outages,degrade,saturate] [--runs 5]
-                                  [--rps 6] [--no-litellm]
+                                  [--rps 6] [--no-litellm] [--policies signalbox,oracle,...]
+                                  [--raw DIR] [--report routing.json]
 
 Policies: Signalbox (router + prober, objective throughput), round-robin, the best static provider
 (best over the first tenth of the run, from the simulator's truth), LiteLLM's Router with
@@ -55,6 +56,7 @@ SCENARIOS = {
 }
 MODEL = "llama-3.1-70b"
 LITELLM_VENV = ROOT / ".bench-venvs" / "litellm"
+POLICIES = ("signalbox", "round-robin", "best-static", "oracle", "litellm")
 
 
 def free_port() -> int:
@@ -133,14 +135,15 @@ async def drive(plans: list[Planned], send) -> list[Result]:  # type: ignore[no-
     return list(await asyncio.gather(*tasks))
 
 
-async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: Path) -> dict:
+async def run_scenario(
+    name: str, run: int, rps: float, policies: list[str], workdir: Path
+) -> tuple[dict, dict[str, list[Result]]]:
+    """One run of one scenario: the report row per policy, and every request's result."""
+    litellm = "litellm" in policies
     scale, duration = SCENARIOS[name]
     scenario = load_scenario(name).model_copy(update={"time_scale": scale})
     plans = schedule(seed=1000 + run, rps=rps, duration_s=duration)
     env = dict(os.environ, PYTHONUNBUFFERED="1", **api_key_environment(scenario))
-    policies = ["signalbox", "round-robin", "best-static", "oracle"] + (
-        ["litellm"] if litellm else []
-    )
     sims, procs = {}, []
     try:
         for policy in policies:
@@ -166,7 +169,12 @@ async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: 
         # Signalbox: its own store, prober and router in front of its simulator.
         catalog = workdir / "catalog.toml"
         catalog.write_text(
-            catalog_toml(scenario, sims["signalbox"], probe_interval_s=2.0, probe_jitter_s=0.5)
+            catalog_toml(
+                scenario,
+                sims["signalbox"],
+                probe_interval_s=float(os.environ.get("PI", "2.0")),
+                probe_jitter_s=0.5,
+            )
             + "\n[routing]\nhalf_life_s = 20.0\nstale_after_s = 10.0\n"
         )
         db = f"sqlite:///{workdir / 'signalbox.db'}"
@@ -189,15 +197,6 @@ async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: 
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
         timeout = httpx.Timeout(30.0, connect=5.0)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-            rr = RoundRobin(targets_for(scenario, sims["round-robin"]))
-            static = Static(
-                await best_static(
-                    sims["best-static"],
-                    targets_for(scenario, sims["best-static"]),
-                    MODEL,
-                    duration * scale / 10,
-                )
-            )
             oracle = Oracle(sims["oracle"], targets_for(scenario, sims["oracle"]), MODEL)
             await oracle.start()
             prices = {
@@ -211,14 +210,25 @@ async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: 
                 result.cost_usd = (result.input_tokens * p_in + result.output_tokens * p_out) / 1e6
                 return result
 
-            jobs = {
-                "signalbox": drive(plans, via_router),
-                "round-robin": drive(plans, lambda p, s: send_direct(client, rr.choose(), p, s)),
-                "best-static": drive(
+            jobs = {"signalbox": drive(plans, via_router)}
+            if "round-robin" in policies:
+                rr = RoundRobin(targets_for(scenario, sims["round-robin"]))
+                jobs["round-robin"] = drive(
+                    plans, lambda p, s: send_direct(client, rr.choose(), p, s)
+                )
+            if "best-static" in policies:
+                static = Static(
+                    await best_static(
+                        sims["best-static"],
+                        targets_for(scenario, sims["best-static"]),
+                        MODEL,
+                        duration * scale / 10,
+                    )
+                )
+                jobs["best-static"] = drive(
                     plans, lambda p, s: send_direct(client, static.choose(), p, s)
-                ),
-                "oracle": drive(plans, lambda p, s: send_direct(client, oracle.choose(), p, s)),
-            }
+                )
+            jobs["oracle"] = drive(plans, lambda p, s: send_direct(client, oracle.choose(), p, s))
             lite = None
             if litellm:
                 job = workdir / "litellm-job.json"
@@ -277,7 +287,7 @@ async def run_scenario(name: str, run: int, rps: float, litellm: bool, workdir: 
         row["reroute_away_s"] = statistics.median(aways) if aways else None
         row["reroute_back_s"] = statistics.median(backs) if backs else None
         report[policy] = row
-    return report
+    return report, outs
 
 
 def fmt(v, spec: str) -> str:  # type: ignore[no-untyped-def]
@@ -332,12 +342,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rps", type=float, default=6.0)
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help="which policies run (signalbox and the oracle always do; fewer runs faster)",
+    )
     parser.add_argument("--report", type=Path, help="only print the tables of a saved routing.json")
+    parser.add_argument(
+        "--raw", type=Path, help="also write every request's result under this folder"
+    )
     args = parser.parse_args()
     if args.report:
         print_tables(json.loads(args.report.read_text()), args.rps)
         return
     names = [s for s in args.scenarios.split(",") if s]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario {unknown[0]!r}; one of {', '.join(SCENARIOS)}")
+    asked = {p for p in args.policies.split(",") if p} | {"signalbox", "oracle"}
+    if args.no_litellm:
+        asked.discard("litellm")
+    if asked - set(POLICIES):
+        parser.error(
+            f"unknown policy {sorted(asked - set(POLICIES))[0]!r}; one of {', '.join(POLICIES)}"
+        )
+    policies = [p for p in POLICIES if p in asked]
     all_runs: dict[str, list[dict]] = {n: [] for n in names}
     out_dir = ROOT / "artifacts" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -345,7 +374,12 @@ def main() -> None:
         for name in names:
             with tempfile.TemporaryDirectory(prefix=f"sbx-bench-{name}-") as tmp:
                 t = time.monotonic()
-                rep = asyncio.run(run_scenario(name, run, args.rps, not args.no_litellm, Path(tmp)))
+                rep, outs = asyncio.run(run_scenario(name, run, args.rps, policies, Path(tmp)))
+                if args.raw:  # every request, for looking into where traffic went
+                    args.raw.mkdir(parents=True, exist_ok=True)
+                    (args.raw / f"{name}-run{run + 1}.json").write_text(
+                        json.dumps({p: [r.to_json() for r in rs] for p, rs in outs.items()})
+                    )
                 all_runs[name].append(rep)
                 print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s", flush=True)
                 # saved after every scenario run: a crash an hour in keeps what was measured
