@@ -187,7 +187,7 @@ async def _lifecycle(
     )
     follower, writer = state.follower, state.writer
 
-    def on_observation(info: EndpointInfo, obs: Observation) -> None:
+    def on_observation(info: EndpointInfo, obs: Observation, load_level: int) -> None:
         live.observe(
             info.key,
             obs.ts.timestamp(),
@@ -199,6 +199,7 @@ async def _lifecycle(
             obs.e2e_ms,
             obs.itl_ms,
             now=state.clock(),
+            load_level=load_level,
         )
         if obs.endpoint_id:
             follower.mark_own(obs.uid)

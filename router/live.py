@@ -105,14 +105,21 @@ class LiveState:
         itl_ms: float | None = None,
         feed_breaker: bool = True,
         now: float | None = None,
+        load_level: int | None = None,
     ) -> None:
-        """Fold one observation into every half-life's stats and the endpoint's breaker."""
+        """Fold one observation into every half-life's stats and the endpoint's breaker
+        (``load_level``: the router's own load it started at, when it is this router's)."""
         if key not in self.endpoints:
             return
         self.observed += 1
         self.version += 1
+        load = (1.0, 1.0)
+        if load_level is not None and ok:
+            load = self.load[key].factors(load_level, ts)
         for by_key in self.stats.values():
-            by_key[key].add_values(ts, ok, source, error_class, ttft_ms, tps, e2e_ms, itl_ms)
+            by_key[key].add_values(
+                ts, ok, source, error_class, ttft_ms, tps, e2e_ms, itl_ms, load=load
+            )
         self._dirty.add(key)
         app_fault = source == Source.TRAFFIC and error_class == ErrorClass.HTTP_4XX
         if feed_breaker and not app_fault:
@@ -230,7 +237,9 @@ class LiveState:
                     provider=info.provider,
                     region=info.ref.provider.region,
                     price=info.price,
-                    snapshot=self.at_load(info.key, self.snapshot(info.key, now, hl), now),
+                    snapshot=self.at_load(
+                        info.key, self.snapshot(info.key, now, hl).projected(), now
+                    ),
                     breaker=breaker.state(now),
                     retry_in_s=breaker.retry_in_s(now),
                     trial_available=breaker.trial_available(now),

@@ -90,7 +90,7 @@ class Forwarder:
         keys: Mapping[str, str],
         live: LiveState,
         metrics: Metrics,
-        on_observation: Callable[[EndpointInfo, Observation], None],
+        on_observation: Callable[[EndpointInfo, Observation, int], None],
         ttft_cap_s: float,
     ) -> None:
         self.session = session
@@ -347,7 +347,7 @@ class Forwarder:
         obs = observation(info, endpoint_id, wall, marks, error, end_ns)
         if obs.ok:
             self.live.observe_load(info.key, marks.load_level, wall, obs.ttft_ms, obs.tps)
-        self.on_observation(info, obs)
+        self.on_observation(info, obs, marks.load_level)
 
     async def _refuse(self, upstream: aiohttp.ClientResponse) -> None:
         status = upstream.status

@@ -253,7 +253,8 @@ def replay(
             chosen = static_choice
         else:
             now = step_start.timestamp()
-            snaps = [stats[e.id].snapshot(now, with_uptime=False) for e in endpoints]
+            # ranked as the router ranks: decayed figures moved along their trend
+            snaps = [stats[e.id].snapshot(now, with_uptime=False).projected() for e in endpoints]
             scores = score_all(snaps, [e.price for e in endpoints], objective, shape)
             chosen = max(range(len(endpoints)), key=scores.__getitem__)
         policy_result.add(endpoints[chosen], step_outcome[chosen], shape)  # type: ignore[arg-type]

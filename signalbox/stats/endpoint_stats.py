@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from signalbox.records import ErrorClass, Observation, Source
 from signalbox.stats.beta import DecayedBeta
 from signalbox.stats.decay import DecayedMoments, ForwardDecay
+from signalbox.stats.drift import Drift
 from signalbox.stats.histogram import DEFAULT_SPEC, BucketSpec, DecayedHistogram
 from signalbox.stats.uptime import UptimeWindows
 
@@ -49,6 +50,10 @@ class EndpointSnapshot:
     # of a two-mode mix, idle and saturated, jumps between the modes)
     ttft_geomean_ms: float | None = None
     tps_geomean: float | None = None
+    # factors from the decayed figures to where they stand after a recent step (decayed figures
+    # lag a change by H / ln 2): see ``projected`` and ``signalbox.stats.drift``
+    ttft_step: float = 1.0
+    tps_step: float = 1.0
 
     @classmethod
     def point(
@@ -76,6 +81,32 @@ class EndpointSnapshot:
             stale=False,
         )
 
+    def projected(self) -> EndpointSnapshot:
+        """This snapshot with its TTFT and tps figures moved to where they stand after a recent
+        step: what the router ranks on, as a decayed median alone is most of a half-life behind a
+        provider whose speed just changed. The factors apply to the geometric means they were
+        measured against; each p50 becomes that, and the other quantiles keep their spread
+        around it. Alerts and the API keep the decayed figures."""
+        if self.ttft_step == 1.0 and self.tps_step == 1.0:
+            return self
+        ttft_geomean = _times(self.ttft_geomean_ms, self.ttft_step)
+        tps_geomean = _times(self.tps_geomean, self.tps_step)
+        a = _ratio(ttft_geomean, self.ttft_p50_ms, self.ttft_step)
+        b = _ratio(tps_geomean, self.tps_p50, self.tps_step)
+        return replace(
+            self,
+            ttft_p50_ms=_times(self.ttft_p50_ms, a),
+            ttft_p90_ms=_times(self.ttft_p90_ms, a),
+            ttft_p99_ms=_times(self.ttft_p99_ms, a),
+            ttft_geomean_ms=ttft_geomean,
+            tps_p50=_times(self.tps_p50, b),
+            tps_p90=_times(self.tps_p90, b),
+            tps_p99=_times(self.tps_p99, b),
+            tps_geomean=tps_geomean,
+            ttft_step=1.0,
+            tps_step=1.0,
+        )
+
     @property
     def success_probability(self) -> float:
         """``1 - error_rate``."""
@@ -99,8 +130,12 @@ class EndpointStats:
         self.tps = DecayedHistogram(spec)
         self.e2e = DecayedHistogram(spec)
         self.itl = DecayedHistogram(spec)
+        # log TTFT and log tps: geometric means and spread
         self.log_ttft = DecayedMoments()
         self.log_tps = DecayedMoments()
+        # recent steps, on the same values net of the router's own load (``load`` factors)
+        self.drift_ttft = Drift()
+        self.drift_tps = Drift()
         self.errors = DecayedBeta()
         self.uptime = UptimeWindows()
         self.last_seen_ts: float | None = None
@@ -135,8 +170,12 @@ class EndpointStats:
         tps: float | None = None,
         e2e_ms: float | None = None,
         itl_ms: float | None = None,
+        load: tuple[float, float] = (1.0, 1.0),
     ) -> None:
-        """Fold one observation given as plain values (``ts`` in epoch seconds)."""
+        """Fold one observation given as plain values (``ts`` in epoch seconds). ``load`` is how
+        much the router's own load is known to have slowed it (TTFT and tps factors of
+        ``signalbox.stats.load``): where the endpoint stands now is judged net of it, or a
+        burst of the router's own requests would pass for a slower provider."""
         decay = self.decay
         if self.count == 0:
             decay.landmark_s = ts
@@ -150,11 +189,15 @@ class EndpointStats:
             self.uptime.add(ts, ok)
         if ttft_ms is not None and ttft_ms > 0:
             self.ttft.add(ttft_ms, g)
-            self.log_ttft.add(math.log(ttft_ms), g)
+            x = math.log(ttft_ms)
+            self.log_ttft.add(x, g)
+            self.drift_ttft.add(x - math.log(load[0]), g)
         if tps is not None:
             self.tps.add(tps, g)
             if tps > 0:
-                self.log_tps.add(math.log(tps), g)
+                x = math.log(tps)
+                self.log_tps.add(x, g)
+                self.drift_tps.add(x - math.log(load[1]), g)
         if e2e_ms is not None and ok:
             self.e2e.add(e2e_ms, g)
         if itl_ms is not None:
@@ -169,16 +212,12 @@ class EndpointStats:
         self.uptime.add(ts, True, count=total, ok_count=ok)
 
     def _scale(self, factor: float) -> None:
-        for part in (
-            self.ttft,
-            self.tps,
-            self.e2e,
-            self.itl,
-            self.log_ttft,
-            self.log_tps,
-            self.errors,
-        ):
+        for part in (self.ttft, self.tps, self.e2e, self.itl, self.errors):
             part.scale(factor)
+        self.log_ttft.scale(factor)
+        self.log_tps.scale(factor)
+        self.drift_ttft.scale(factor)
+        self.drift_tps.scale(factor)
 
     def samples(self, now: float) -> float:
         """The effective sample size ``W`` at ``now``."""
@@ -216,7 +255,20 @@ class EndpointStats:
             uptime_1d=uptime.get("1d"),
             ttft_geomean_ms=_exp(self.log_ttft.mean()),
             tps_geomean=_exp(self.log_tps.mean()),
+            ttft_step=self.drift_ttft.factor(),
+            tps_step=self.drift_tps.factor(),
         )
+
+
+def _ratio(target: float | None, p50: float | None, step: float) -> float:
+    """What moves ``p50`` to ``target`` (the step alone when either is missing, or no step)."""
+    if step == 1.0 or not target or not p50:
+        return step
+    return target / p50
+
+
+def _times(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
 
 
 def _exp(log_mean: float | None) -> float | None:

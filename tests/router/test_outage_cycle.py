@@ -109,3 +109,42 @@ async def test_ranking_follows_the_daily_cycle(router_factory) -> None:
                 agree += route["provider"] == best
             assert total >= 10
             assert agree / total >= 0.7
+
+
+async def test_a_provider_that_slows_down_loses_traffic_within_a_few_requests(
+    sim, router_factory
+) -> None:
+    sim.clear_faults()
+    sim.fault("bravo", "slow", factor=1.5)
+    # a half-life of ten minutes: the decayed median alone would hold on to alpha for minutes
+    catalog = sim_catalog(sim, "half_life_s = 600\nexplore_share = 0.0\nshare_buffer = 0.0")
+    body = {
+        "model": MODEL + "@throughput",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 64,
+    }
+    try:
+        async with (
+            router_factory(catalog, sim) as router,
+            httpx.AsyncClient(base_url=router.url, timeout=30) as http,
+        ):
+
+            async def send(only: list[str]) -> str:
+                resp = await http.post(
+                    "/v1/chat/completions", json={**body, "provider": {"only": only}}
+                )
+                assert resp.status_code == 200, resp.text
+                return resp.headers["x-signalbox-provider"]
+
+            # given alpha and bravo measured one request at a time: alpha is the faster
+            for _ in range(10):
+                await send(["alpha"])
+                await send(["bravo"])
+            assert await send(["alpha", "bravo"]) == "alpha"
+            # when alpha becomes four times slower
+            sim.fault("alpha", "slow", factor=4)
+            picks = [await send(["alpha", "bravo"]) for _ in range(8)]
+            # then two slow answers are a step, and the rest go to bravo
+            assert picks[2:] == ["bravo"] * 6, picks
+    finally:
+        sim.clear_faults()

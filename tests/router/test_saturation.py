@@ -92,8 +92,10 @@ def test_a_loaded_endpoint_is_ranked_on_what_requests_at_that_load_delivered() -
     for i in range(100):
         level, ttft_ms, tps = (6, 300.0, 80.0) if i % 10 == 9 else (0, 150.0, 160.0)
         ts = now - 30 + i * 0.3
-        live.observe("p1/m", ts, True, source=Source.TRAFFIC, ttft_ms=ttft_ms, tps=tps)
-        live.observe_load("p1/m", level, ts, ttft_ms, tps)
+        live.observe_load("p1/m", level, ts, ttft_ms, tps)  # as the router does: curve first
+        live.observe(
+            "p1/m", ts, True, source=Source.TRAFFIC, ttft_ms=ttft_ms, tps=tps, load_level=level
+        )
 
     def tps(in_flight: int) -> dict[str, float | None]:
         live.in_flight["p1/m"] = in_flight

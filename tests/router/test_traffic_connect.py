@@ -29,9 +29,9 @@ async def test_connect_is_recorded_once_per_new_connection_and_kept_out_of_ttft(
         seen = []
         record = forwarder.on_observation
 
-        def capture(info: EndpointInfo, obs: Observation) -> None:
+        def capture(info: EndpointInfo, obs: Observation, load_level: int) -> None:
             seen.append(obs)
-            record(info, obs)
+            record(info, obs, load_level)
 
         forwarder.on_observation = capture
         for _ in range(3):  # one after the other: the pool reuses the first connection

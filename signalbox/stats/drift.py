@@ -1,0 +1,103 @@
+"""Where a metric stands now, when a step has left the decayed estimate behind (pure, no I/O).
+
+A decayed mean lags a change by the mean age of its weight, ``H / ln 2`` (29 s at a 20 s
+half-life, 22 min at the default 15 min): when a provider's degradation ends, or a new one starts,
+and its speed doubles or halves at once, the router would go on ranking it on the old figure for
+most of a half-life (routing benchmark, ``drift``: a provider's tps went from 64 to 129 and the
+router took 24 s to rank it first, where the oracle took none).
+
+:class:`Drift` keeps, per log-metric, a decayed mean (the endpoint's half-life and landmark) and
+the last ``RECENT`` observations. A step is a split of those recent observations into before and
+after whose means differ by more than ``STEP_Z`` standard errors, with at least ``MIN_AFTER``
+after it, every one of them moved at least half the way (one outlier among them is no step): the
+mean after the most significant such split is where the metric stands, and ``factor`` is its
+ratio to the decayed geometric mean.
+
+The noise the standard errors are made of is the spread between successive recent observations
+(their median absolute difference, scaled to a standard deviation): a step inflates the spread
+around a mean, and would hide itself that way, but moves one successive difference only.
+
+A trend line (decayed least squares against time) was tried for slow drifts and left out: its
+newest point has a leverage of about 4/n, so one slow answer moved the estimate by a quarter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections import deque
+
+from signalbox.stats.decay import DecayedMoments
+
+RECENT = 16  # observations kept for finding a step
+MIN_AFTER = 2  # observations after a step before it counts
+MIN_BEFORE = 3
+STEP_Z = 4.0  # standard errors between the means before and after that make a step
+SIGMA_FLOOR = 0.05  # log units: a spread below 5 % is taken as 5 % (no step out of rounding)
+MAD_TO_SIGMA = 1.4826 / math.sqrt(2.0)  # median |x_i - x_(i-1)| of normal noise, to its sigma
+FACTOR_RANGE = (0.2, 5.0)
+
+
+class Drift:
+    """One log-metric's decayed mean and its recent values."""
+
+    __slots__ = ("mean", "recent")
+
+    def __init__(self) -> None:
+        self.mean = DecayedMoments()
+        self.recent: deque[float] = deque(maxlen=RECENT)
+
+    def add(self, x: float, gain: float) -> None:
+        """Add ``x`` with stored weight ``gain`` (the endpoint's decay)."""
+        self.mean.add(x, gain)
+        self.recent.append(x)
+
+    def scale(self, factor: float) -> None:
+        """The shared landmark moved."""
+        self.mean.scale(factor)
+
+    def noise(self) -> float:
+        """The spread of one observation (log units), from successive recent differences."""
+        xs = list(self.recent)
+        if len(xs) < 3:
+            return SIGMA_FLOOR
+        diffs = [abs(b - a) for a, b in itertools.pairwise(xs)]
+        return max(statistics.median(diffs) * MAD_TO_SIGMA, SIGMA_FLOOR)
+
+    def step(self, sigma: float) -> float | None:
+        """The mean after the most significant recent step, or None when there is none."""
+        xs = list(self.recent)
+        n = len(xs)
+        if n < MIN_BEFORE + MIN_AFTER:
+            return None
+        total = sum(xs)
+        best_z, level = STEP_Z, None
+        before = 0.0
+        for k in range(1, n - MIN_AFTER + 1):
+            before += xs[k - 1]
+            if k < MIN_BEFORE:
+                continue
+            before_mean = before / k
+            after_mean = (total - before) / (n - k)
+            z = abs(after_mean - before_mean) / (sigma * math.sqrt(1.0 / k + 1.0 / (n - k)))
+            if z > best_z and _all_moved(xs[k:], before_mean, after_mean - before_mean):
+                best_z, level = z, after_mean
+        return level
+
+    def factor(self) -> float:
+        """The ratio from the decayed geometric mean to where the metric stands: 1 without a
+        recent step."""
+        mean = self.mean.mean()
+        if mean is None:
+            return 1.0
+        level = self.step(self.noise())
+        if level is None:
+            return 1.0
+        lo, hi = FACTOR_RANGE
+        return min(max(math.exp(level - mean), lo), hi)
+
+
+def _all_moved(values: list[float], before: float, shift: float) -> bool:
+    half = before + shift / 2
+    return all(v > half for v in values) if shift > 0 else all(v < half for v in values)

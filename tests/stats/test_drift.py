@@ -1,0 +1,109 @@
+"""Where a metric stands after a recent step, when the decayed estimate is behind it (pure)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from signalbox.stats import EndpointStats
+from signalbox.stats.drift import RECENT, Drift
+
+T0 = 1_800_000_000.0
+HALF_LIFE_S = 20.0
+
+
+def fed(values: list[float]) -> Drift:
+    """A Drift fed ``values`` (tok/s), one every 2 s, decayed with a 20 s half-life."""
+    drift = Drift()
+    for i, v in enumerate(values):
+        drift.add(math.log(v), 2.0 ** (2 * i / HALF_LIFE_S))
+    return drift
+
+
+def decayed(drift: Drift) -> float:
+    return math.exp(drift.mean.mean())  # type: ignore[arg-type]
+
+
+def test_a_step_up_is_where_the_metric_stands_after_two_observations() -> None:
+    drift = fed([64.0] * 14 + [129.0] * 2)
+    assert decayed(drift) < 90  # the decayed figure is far behind
+    assert decayed(drift) * drift.factor() == pytest.approx(129.0, rel=1e-6)
+
+
+def test_a_step_down_too() -> None:
+    drift = fed([120.0] * 12 + [40.0] * 3)
+    assert decayed(drift) * drift.factor() == pytest.approx(40.0, rel=1e-6)
+
+
+def test_one_outlier_is_not_a_step() -> None:
+    for values in ([100.0] * 15 + [40.0], [100.0] * 14 + [40.0, 100.0]):
+        assert fed(values).factor() == 1.0
+
+
+def test_a_shift_within_the_noise_is_not_a_step() -> None:
+    # alternating +-20 %: successive differences say the noise is large, so a 10 % move is not
+    noisy = [100.0 * (1.2 if i % 2 else 1 / 1.2) for i in range(14)]
+    drift = fed([*noisy, 110.0, 110.0])
+    assert drift.noise() > 0.2
+    assert drift.factor() == 1.0
+
+
+def test_a_steady_endpoint_is_left_alone() -> None:
+    assert fed([100.0] * RECENT * 2).factor() == 1.0
+
+
+def noisy(seed: int, sigma: float, n: int = 40, step_at: int | None = None) -> list[float]:
+    rng = random.Random(seed)
+    return [
+        100.0
+        * (2.0 if step_at is not None and i >= step_at else 1.0)
+        * math.exp(rng.gauss(0, sigma))
+        for i in range(n)
+    ]
+
+
+def test_noise_alone_rarely_looks_like_a_step() -> None:
+    # lognormal noise of 20 %, 500 endpoints: about 1 % see a step, fewer than 1 % a large one
+    factors = [fed(noisy(seed, 0.2)).factor() for seed in range(500)]
+    assert sum(f != 1.0 for f in factors) / len(factors) < 0.03
+    assert sum(abs(math.log(f)) > math.log(1.3) for f in factors) / len(factors) < 0.01
+
+
+def test_a_doubling_shows_within_noise_after_a_few_observations() -> None:
+    delays = []
+    for seed in range(100):
+        values = noisy(seed, 0.2, n=42, step_at=30)
+        delay = next((j for j in range(2, 13) if fed(values[: 30 + j]).factor() > 1.41), 99)
+        delays.append(delay)
+    assert sorted(delays)[50] <= 3  # the median endpoint: two or three answers
+    assert sum(d == 99 for d in delays) < 10
+
+
+def test_endpoint_snapshot_projects_a_recovered_provider_at_once() -> None:
+    stats = EndpointStats(half_life_s=HALF_LIFE_S, stale_after_s=10)
+    for i in range(20):
+        stats.add_values(T0 + 2 * i, True, tps=64.0, ttft_ms=300.0)
+    for i in range(20, 22):
+        stats.add_values(T0 + 2 * i, True, tps=129.0, ttft_ms=150.0)
+    snap = stats.snapshot(T0 + 43)
+    assert snap.tps_p50 is not None and snap.tps_p50 < 80  # decayed: still behind
+    now = snap.projected()
+    assert now.tps_p50 == pytest.approx(129.0, rel=0.05)
+    assert now.ttft_p50_ms == pytest.approx(150.0, rel=0.05)
+    assert now.projected() == now  # nothing left to move
+
+
+def test_slowdowns_the_router_caused_itself_are_not_a_step() -> None:
+    stats = EndpointStats(half_life_s=HALF_LIFE_S, stale_after_s=10)
+    for i in range(20):
+        stats.add_values(T0 + 2 * i, True, tps=160.0)
+    # a burst of the router's own requests, each known to be slowed 2x by that load
+    for i in range(20, 24):
+        stats.add_values(T0 + 2 * i, True, tps=80.0, load=(1.0, 0.5))
+    assert stats.snapshot(T0 + 47).tps_step == 1.0
+    # the same slowdown with no load to explain it is a step
+    for i in range(24, 27):
+        stats.add_values(T0 + 2 * i, True, tps=80.0)
+    assert stats.snapshot(T0 + 55).tps_step < 0.8
