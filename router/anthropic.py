@@ -137,22 +137,31 @@ def _tool_id(value: Any, where: str) -> str:
     return _NOT_TOOL_ID.sub("_", value) + "_" + digest
 
 
-def _tool_use(call: Any, where: str) -> dict[str, Any]:
-    """One OpenAI ``tool_calls`` entry as an Anthropic ``tool_use`` block."""
-    if not isinstance(call, dict):
+def _function(
+    item: Any, where: str, noun: str, needs: str, default_type: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """The ``function`` object and its name of an OpenAI tool or tool call (``{"type":
+    "function", "function": {"name": ...}}``), or the TranslationError that says what is off."""
+    if not isinstance(item, dict):
         raise TranslationError(f"{where}: must be an object")
-    kind = call.get("type", "function")
+    kind = item.get("type", default_type)
     if kind != "function":
         raise TranslationError(
-            f"{where}.type: only 'function' tool calls are translated for Anthropic endpoints, "
+            f"{where}.type: only 'function' {noun} are translated for Anthropic endpoints, "
             f"got {kind!r}"
         )
-    fn = call.get("function")
+    fn = item.get("function")
     if not isinstance(fn, dict):
-        raise TranslationError(f"{where}.function: required, an object with name and arguments")
+        raise TranslationError(f"{where}.function: required, an object with {needs}")
     name = fn.get("name")
     if not isinstance(name, str) or not name:
         raise TranslationError(f"{where}.function.name: required, a non-empty string")
+    return fn, name
+
+
+def _tool_use(call: Any, where: str) -> dict[str, Any]:
+    """One OpenAI ``tool_calls`` entry as an Anthropic ``tool_use`` block."""
+    fn, name = _function(call, where, "tool calls", "name and arguments", default_type="function")
     return {
         "type": "tool_use",
         "id": _tool_id(call.get("id"), f"{where}.id"),
@@ -202,19 +211,7 @@ def translate_tools(tools: Any) -> list[dict[str, Any]]:
     out = []
     for i, tool in enumerate(tools):
         where = f"tools[{i}]"
-        if not isinstance(tool, dict):
-            raise TranslationError(f"{where}: must be an object")
-        if tool.get("type") != "function":
-            raise TranslationError(
-                f"{where}.type: only 'function' tools are translated for Anthropic endpoints, "
-                f"got {tool.get('type')!r}"
-            )
-        fn = tool.get("function")
-        if not isinstance(fn, dict):
-            raise TranslationError(f"{where}.function: required, an object with a name")
-        name = fn.get("name")
-        if not isinstance(name, str) or not name:
-            raise TranslationError(f"{where}.function.name: required, a non-empty string")
+        fn, name = _function(tool, where, "tools", "a name")
         schema = fn.get("parameters")
         if schema is not None and not isinstance(schema, dict):
             raise TranslationError(f"{where}.function.parameters: must be a JSON schema object")
