@@ -55,6 +55,7 @@ SCENARIOS = {
     "saturate": (4.0, 120.0),
 }
 MODEL = "llama-3.1-70b"
+WARMUP_S = 25.0  # real seconds from the simulators' start to the stream's (set-up, probes)
 LITELLM_VENV = ROOT / ".bench-venvs" / "litellm"
 POLICIES = ("signalbox", "round-robin", "best-static", "oracle", "litellm")
 
@@ -145,7 +146,9 @@ async def run_scenario(
     plans = schedule(seed=1000 + run, rps=rps, duration_s=duration)
     env = dict(os.environ, PYTHONUNBUFFERED="1", **api_key_environment(scenario))
     sims, procs = {}, []
+    start_t = 0.0  # scenario time when the stream starts
     try:
+        sims_epoch = time.time()
         for policy in policies:
             port = free_port()
             procs.append(
@@ -168,15 +171,8 @@ async def run_scenario(
             wait_http(f"{url}/truth")
         # Signalbox: its own store, prober and router in front of its simulator.
         catalog = workdir / "catalog.toml"
-        catalog.write_text(
-            catalog_toml(
-                scenario,
-                sims["signalbox"],
-                probe_interval_s=float(os.environ.get("PI", "2.0")),
-                probe_jitter_s=0.5,
-            )
-            + "\n[routing]\nhalf_life_s = 20.0\nstale_after_s = 10.0\n"
-        )
+        text = catalog_toml(scenario, sims["signalbox"], probe_interval_s=2.0, probe_jitter_s=0.5)
+        catalog.write_text(text + "\n[routing]\nhalf_life_s = 20.0\nstale_after_s = 10.0\n")
         db = f"sqlite:///{workdir / 'signalbox.db'}"
         sb_env = dict(
             env,
@@ -197,50 +193,26 @@ async def run_scenario(
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
         timeout = httpx.Timeout(30.0, connect=5.0)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-            oracle = Oracle(sims["oracle"], targets_for(scenario, sims["oracle"]), MODEL)
-            await oracle.start()
-            prices = {
-                t.provider: (t.price_in, t.price_out)
-                for t in targets_for(scenario, sims["signalbox"])
-            }
-
-            async def via_router(plan: Planned, sent_s: float) -> Result:
-                result = await send_router(client, router_url, f"{MODEL}@throughput", plan, sent_s)
-                p_in, p_out = prices.get(result.provider or "", (0.0, 0.0))
-                result.cost_usd = (result.input_tokens * p_in + result.output_tokens * p_out) / 1e6
-                return result
-
-            jobs = {"signalbox": drive(plans, via_router)}
-            if "round-robin" in policies:
-                rr = RoundRobin(targets_for(scenario, sims["round-robin"]))
-                jobs["round-robin"] = drive(
-                    plans, lambda p, s: send_direct(client, rr.choose(), p, s)
-                )
-            if "best-static" in policies:
-                static = Static(
-                    await best_static(
-                        sims["best-static"],
-                        targets_for(scenario, sims["best-static"]),
-                        MODEL,
-                        duration * scale / 10,
-                    )
-                )
-                jobs["best-static"] = drive(
-                    plans, lambda p, s: send_direct(client, static.choose(), p, s)
-                )
-            jobs["oracle"] = drive(plans, lambda p, s: send_direct(client, oracle.choose(), p, s))
+            # Every policy's stream starts at the same scenario time in every run: WARMUP_S after
+            # the simulators started, whatever the set-up took (it varies by seconds, and at x10
+            # a second is ten scenario seconds: runs compared different parts of the day).
+            stream_epoch = sims_epoch + WARMUP_S
+            if time.time() > stream_epoch - 1:
+                print(f"set-up took longer than {WARMUP_S:g} s; the stream starts late", flush=True)
+                stream_epoch = time.time() + 1
+            truth = (await client.get(f"{sims['oracle']}/truth")).json()
+            start_t = truth["t"] + (stream_epoch - time.time()) * scale
             lite = None
-            if litellm:
+            if litellm:  # started now: it imports and warms up, then waits for stream_epoch
                 job = workdir / "litellm-job.json"
                 job.write_text(
                     json.dumps(
                         {
                             "model": MODEL,
                             "prompt": PROMPT,
+                            "start_at_epoch": stream_epoch,
                             "targets": [
-                                t.__dict__
-                                if hasattr(t, "__dict__")
-                                else {f: getattr(t, f) for f in Target.__slots__}
+                                {f: getattr(t, f) for f in Target.__slots__}
                                 for t in targets_for(scenario, sims["litellm"])
                             ],
                             "schedule": [
@@ -257,6 +229,40 @@ async def run_scenario(
                     stdout=(workdir / "litellm.log").open("ab"),
                     stderr=subprocess.STDOUT,
                 )
+            static = None
+            if "best-static" in policies:
+                static = Static(
+                    await best_static(
+                        sims["best-static"],
+                        targets_for(scenario, sims["best-static"]),
+                        MODEL,
+                        start_t,
+                        duration * scale / 10,
+                    )
+                )
+            rr = RoundRobin(targets_for(scenario, sims.get("round-robin", sims["oracle"])))
+            oracle = Oracle(sims["oracle"], targets_for(scenario, sims["oracle"]), MODEL)
+            prices = {
+                t.provider: (t.price_in, t.price_out)
+                for t in targets_for(scenario, sims["signalbox"])
+            }
+
+            async def via_router(plan: Planned, sent_s: float) -> Result:
+                result = await send_router(client, router_url, f"{MODEL}@throughput", plan, sent_s)
+                p_in, p_out = prices.get(result.provider or "", (0.0, 0.0))
+                result.cost_usd = (result.input_tokens * p_in + result.output_tokens * p_out) / 1e6
+                return result
+
+            senders = {
+                "signalbox": via_router,
+                "round-robin": lambda p, s: send_direct(client, rr.choose(), p, s),
+                "best-static": lambda p, s: send_direct(client, static.choose(), p, s),
+                "oracle": lambda p, s: send_direct(client, oracle.choose(), p, s),
+            }
+            await asyncio.sleep(max(stream_epoch - time.time() - 0.3, 0))
+            await oracle.start()  # fresh truth at the start
+            await asyncio.sleep(max(stream_epoch - time.time(), 0))
+            jobs = {n: drive(plans, send) for n, send in senders.items() if n in policies}
             outs = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
             await oracle.stop()
             if lite is not None:
@@ -279,7 +285,9 @@ async def run_scenario(
         row = summarise(results)
         aways, backs = [], []
         for e in outages:
-            away, back = reroute_times(results, e.provider, e.start_s / scale, e.end_s / scale)
+            away, back = reroute_times(
+                results, e.provider, (e.start_s - start_t) / scale, (e.end_s - start_t) / scale
+            )
             if away is not None:
                 aways.append(away)
             if back is not None:

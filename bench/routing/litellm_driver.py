@@ -111,7 +111,8 @@ async def drive(job: dict) -> list[dict]:
         )
         async for _chunk in stream:
             pass
-    t0 = time.monotonic() + float(job.get("start_delay_s", 0))
+    # the stream starts when every other policy's does (the job says when, in epoch seconds)
+    t0 = time.monotonic() + max(float(job.get("start_at_epoch", 0)) - time.time(), 0.0)
     tasks = []
     for plan in job["schedule"]:
         delay = t0 + plan["at_s"] - time.monotonic()

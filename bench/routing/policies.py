@@ -50,12 +50,16 @@ class Static:
         return self.target
 
 
-async def best_static(sim_url: str, targets: list[Target], model: str, horizon_s: float) -> Target:
-    """The target with the best mean true value over scenario time [0, horizon_s]."""
+async def best_static(
+    sim_url: str, targets: list[Target], model: str, start_s: float, horizon_s: float
+) -> Target:
+    """The target with the best mean true value over scenario time [start_s, start_s +
+    horizon_s] (the run's first tenth)."""
     totals = dict.fromkeys((t.provider for t in targets), 0.0)
     async with httpx.AsyncClient(timeout=10) as client:
         for i in range(20):
-            truth = (await client.get(f"{sim_url}/truth", params={"at": horizon_s * i / 19})).json()
+            at = start_s + horizon_s * i / 19
+            truth = (await client.get(f"{sim_url}/truth", params={"at": at})).json()
             for target in targets:
                 mt = model_truth(truth, target.provider, model)
                 totals[target.provider] += true_value(mt) if mt else 0.0
