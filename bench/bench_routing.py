@@ -161,6 +161,8 @@ async def run_scenario(
                         str(port),
                         "--time-scale",
                         str(scale),
+                        "--start-offset",  # scenario time 0 when the stream starts
+                        str(-WARMUP_S * scale),
                     ),
                     env,
                     workdir / f"sim-{policy}.log",
@@ -193,9 +195,11 @@ async def run_scenario(
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
         timeout = httpx.Timeout(30.0, connect=5.0)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-            # Every policy's stream starts at the same scenario time in every run: WARMUP_S after
-            # the simulators started, whatever the set-up took (it varies by seconds, and at x10
-            # a second is ten scenario seconds: runs compared different parts of the day).
+            # Every policy's stream starts at scenario time 0 in every run: WARMUP_S after the
+            # simulators started (with that lead-in), whatever the set-up took (it varies by
+            # seconds, and at x10 a second is ten scenario seconds: runs compared different parts
+            # of the day, and the scenarios' events had partly passed). Signalbox probes during
+            # the lead-in, as a router that has been running would have.
             stream_epoch = sims_epoch + WARMUP_S
             if time.time() > stream_epoch - 1:
                 print(f"set-up took longer than {WARMUP_S:g} s; the stream starts late", flush=True)
@@ -236,7 +240,7 @@ async def run_scenario(
                         sims["best-static"],
                         targets_for(scenario, sims["best-static"]),
                         MODEL,
-                        start_t,
+                        max(start_t, 0.0),
                         duration * scale / 10,
                     )
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -16,6 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="listen port (default settings.simulator_port)")
     parser.add_argument("--seed", type=int, help="override the scenario's seed")
     parser.add_argument("--time-scale", type=float, help="scenario seconds per real second")
+    parser.add_argument(
+        "--start-offset",
+        type=float,
+        help="scenario time at start in seconds; negative gives a lead-in before t = 0",
+    )
     parser.add_argument(
         "--print-catalog",
         action="store_true",
@@ -48,6 +54,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             print("signalbox simulate: --time-scale must be positive", file=sys.stderr)
             return 2
         scenario = scenario.model_copy(update={"time_scale": args.time_scale})
+    if args.start_offset is not None:
+        if not math.isfinite(args.start_offset):
+            print("signalbox simulate: --start-offset must be a finite number", file=sys.stderr)
+            return 2
+        scenario = scenario.model_copy(update={"start_offset_s": args.start_offset})
     host = args.host or settings.simulator_host
     port = settings.simulator_port if args.port is None else args.port
     base_url = f"http://{host}:{port}"

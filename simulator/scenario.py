@@ -189,7 +189,9 @@ class Scenario(_Strict):
     description: str = ""
     seed: int = 0
     time_scale: PositiveFloat = 1.0
-    start_offset_s: NonNegFloat = 0.0
+    # scenario time when the simulator starts; negative: a lead-in before t = 0 (a benchmark's
+    # warm-up, so that its measured stream begins at the scenario's start)
+    start_offset_s: float = 0.0
     providers: list[ProviderSpec] = Field(default_factory=list, alias="provider")
     events: list[Event] = Field(default_factory=list, alias="event")
 

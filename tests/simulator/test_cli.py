@@ -48,7 +48,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_simulate_serves_until_sigterm() -> None:
+def test_simulate_serves_until_sigterm_from_the_start_offset_given() -> None:
     port = _free_port()
     proc = subprocess.Popen(
         [
@@ -59,6 +59,8 @@ def test_simulate_serves_until_sigterm() -> None:
             "fast",
             "--port",
             str(port),
+            "--start-offset",
+            "-50",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -72,7 +74,10 @@ def test_simulate_serves_until_sigterm() -> None:
         deadline = time.monotonic() + 10
         while True:
             try:
-                assert httpx.get(f"http://127.0.0.1:{port}/truth", timeout=2).status_code == 200
+                truth = httpx.get(f"http://127.0.0.1:{port}/truth", timeout=2)
+                assert truth.status_code == 200
+                # a lead-in: scenario time is still before 0 (the fast scenario runs at x1)
+                assert -50 <= truth.json()["t"] < 0
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "simulator never answered"
@@ -82,6 +87,11 @@ def test_simulate_serves_until_sigterm() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_start_offset_that_is_not_a_number_exits_2(capsys) -> None:
+    assert main(["--scenario", "fast", "--start-offset", "nan"]) == 2
+    assert "start-offset" in capsys.readouterr().err
 
 
 def test_non_positive_time_scale_exits_2(capsys) -> None:
