@@ -200,6 +200,11 @@ class ProbeService:
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
         try:
+            if self._coverage is not None and self.catalog is not None:
+                # before the first runs, or every endpoint's first probe would ignore its traffic
+                probe = self.catalog.probe
+                if probe.skip_with_traffic:
+                    await asyncio.to_thread(self._coverage.refresh, probe.interval_s)
             await self.prober.start(schedule=True)
             log.info(
                 "probing %d endpoint x shape jobs as %s%s",

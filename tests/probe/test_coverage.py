@@ -3,16 +3,28 @@ measured already, and its scheduled probe is skipped (on SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from probe.coverage import TrafficCoverage
+from signalbox.catalog import parse_catalog
 from signalbox.db import make_engine
 from signalbox.records import Observation, Source
 from signalbox.schema import Observation as ObservationRow
+from signalbox.sync import sync_catalog
+from simulator.catalog import api_key_environment, catalog_toml
+from simulator.testing import SimulatorThread
 from tests.alerts.fleet import T0, fleet_catalog, sync
+from tests.probe.test_service_signals import ROOT, RUN_PROBE, poll
 
 
 def insert(engine: Engine, eid: int, ts: float, source: str, ok: bool = True) -> None:
@@ -57,3 +69,64 @@ def test_an_unreadable_store_keeps_what_was_known_and_lets_it_lapse(sqlite_url: 
     assert coverage.covered(ids["alpha"], now, 10.0)
     assert not coverage.covered(ids["alpha"], now + 10, 10.0)
     engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_probe_process_leaves_busy_endpoints_to_their_traffic(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    with SimulatorThread("fast") as sim:
+        catalog = tmp_path / "catalog.toml"
+        catalog.write_text(
+            catalog_toml(sim.scenario, sim.base_url, probe_interval_s=0.5, probe_jitter_s=0.1)
+        )
+        engine = make_engine(fresh_pg_url)
+        ids = sync_catalog(engine, parse_catalog(catalog.read_text())).endpoint_ids
+        busy = ids[("alpha", "llama-3.1-70b")]
+        stop = threading.Event()
+
+        def traffic() -> None:  # a router proxying to alpha, five requests a second
+            while not stop.is_set():
+                insert(engine, busy, time.time(), Source.TRAFFIC)
+                stop.wait(0.2)
+
+        feeder = threading.Thread(target=traffic, daemon=True)
+        feeder.start()
+        env = {
+            **os.environ,
+            **api_key_environment(sim.scenario),
+            "SIGNALBOX_DATABASE_URL": fresh_pg_url,
+            "SIGNALBOX_CATALOG": str(catalog),
+            "SIGNALBOX_DATA_DIR": str(tmp_path),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN_PROBE, "--no-router-poll"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            # when the prober has probed every other endpoint several times
+            poll(lambda: min(probes(engine, ids, exclude=busy).values(), default=0) >= 4)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            stop.set()
+            feeder.join()
+        # then alpha, measured by its traffic all along, was not probed once
+        assert probes(engine, ids, exclude=None)[busy] == 0
+        engine.dispose()
+
+
+def probes(engine: Engine, ids: dict, exclude: int | None) -> dict[int, int]:
+    """Probe observations per endpoint id (all of the catalog's, but ``exclude``)."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT endpoint_id, count(*) FROM observation WHERE source = 'probe'"
+            " GROUP BY endpoint_id"
+        ).all()
+    counts = {eid: 0 for eid in ids.values() if eid != exclude}
+    counts.update({eid: n for eid, n in rows if eid != exclude})
+    return counts
