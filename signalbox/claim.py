@@ -70,3 +70,15 @@ def release_lease(conn: Connection, name: str, holder: str) -> bool:
     table = Lease.__table__
     result = conn.execute(delete(table).where(table.c.name == name, table.c.holder == holder))
     return bool(result.rowcount)
+
+
+def expire_leases(conn: Connection, lapsed_before: datetime) -> int:
+    """Delete leases that expired before ``lapsed_before``; returns how many went.
+
+    A lease nobody renews any more (a removed endpoint's probe claims, a dead worker's) would
+    otherwise stay forever. Deleting a lapsed row is safe at any time: a claim inserts the row
+    again when it is absent, and a lapsed row can be taken by anyone anyway.
+    """
+    table = Lease.__table__
+    result = conn.execute(delete(table).where(table.c.expires_at < lapsed_before))
+    return result.rowcount or 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from signalbox.claim import expire_leases
 from signalbox.leader import Leader
 from signalbox.rollup import expire_raw, run_rollups
 
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 
 ROLLUP_JOB_ID = "signalbox-rollups"
 RETENTION_JOB_ID = "signalbox-retention"
+# A lease lapsed this long is nobody's: no holder renews that late (probe claims are renewed every
+# interval, leadership at every check).
+LEASE_KEEP = timedelta(days=1)
 
 
 async def rollup_job(engine: Engine, leader: Leader) -> bool:
@@ -34,13 +38,23 @@ async def rollup_job(engine: Engine, leader: Leader) -> bool:
 
 
 async def retention_job(engine: Engine, leader: Leader, retention: timedelta) -> int | None:
-    """Delete raw observations older than ``retention`` if this process leads."""
+    """Delete raw observations older than ``retention`` if this process leads; returns how many
+    (and deletes leases lapsed for over a day, left by removed endpoints or dead workers)."""
     if not await leader.check():
         return None
-    deleted = await asyncio.to_thread(expire_raw, engine, datetime.now(UTC) - retention)
+    now = datetime.now(UTC)
+    deleted = await asyncio.to_thread(expire_raw, engine, now - retention)
     if deleted:
         log.info("retention: deleted %d raw observations older than %s", deleted, retention)
+    leases = await asyncio.to_thread(_expire_leases, engine, now - LEASE_KEEP)
+    if leases:
+        log.info("retention: deleted %d leases lapsed before %s", leases, now - LEASE_KEEP)
     return deleted
+
+
+def _expire_leases(engine: Engine, lapsed_before: datetime) -> int:
+    with engine.begin() as conn:
+        return expire_leases(conn, lapsed_before)
 
 
 def schedule_housekeeping(

@@ -7,11 +7,12 @@ from datetime import timedelta
 from sqlalchemy import Engine, func, select
 
 from signalbox.catalog import parse_catalog
+from signalbox.claim import claim_lease
 from signalbox.housekeeping import retention_job, rollup_job
 from signalbox.leader import make_leader
 from signalbox.records import utcnow
+from signalbox.schema import Lease, Observation1m
 from signalbox.schema import Observation as ObservationRow
-from signalbox.schema import Observation1m
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
 from tests.core.factories import CATALOG_TOML, observation
@@ -57,3 +58,20 @@ async def test_retention_deletes_only_old_raw_rows(engine: Engine) -> None:
     finally:
         await leader.release()
     assert _count(engine, ObservationRow) == 1
+
+
+async def test_retention_deletes_leases_nobody_renewed_for_a_day(engine: Engine) -> None:
+    now = utcnow()
+    with engine.begin() as conn:  # a removed endpoint's claim, a dead worker's, a live one
+        claim_lease(conn, "probe:999:chat", "w1", now, now - timedelta(days=2))
+        claim_lease(conn, "probe:998:chat", "w2", now, now - timedelta(hours=3))
+        claim_lease(conn, "probe:1:chat", "w1", now, now + timedelta(seconds=2))
+    leader = make_leader(engine, "retention-test", lease_s=30)
+    try:
+        await retention_job(engine, leader, timedelta(days=7))
+    finally:
+        await leader.release()
+    with engine.connect() as conn:
+        names = set(conn.execute(select(Lease.name)).scalars())
+    assert {"probe:998:chat", "probe:1:chat"} <= names
+    assert "probe:999:chat" not in names
