@@ -3,7 +3,10 @@
 ``run_rollups(engine, now)`` recomputes every bucket from the last one it wrote (or from
 ``now - lookback``, whichever is earlier) up to ``now`` and upserts it, so running it twice changes
 nothing and late observations (a writer flushing after an outage) land in their bucket on the next
-run within ``lookback``. Quantiles are linear-interpolated percentiles over the bucket's non-null
+run within ``lookback``. Rows that arrive later than that (a router replaying its spill file after
+a long store outage) are found by id: each run reads the rows inserted since the run before last
+(``rollup_mark``), and any that fall before the window get their own buckets recomputed.
+Quantiles are linear-interpolated percentiles over the bucket's non-null
 values, on either database: PostgreSQL computes them in SQL (``percentile_cont``), SQLite through
 polars. ``expire_raw`` deletes raw rows older than the retention once they are rolled up.
 """
@@ -15,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from signalbox.schema import Observation, Observation1h, Observation1m
+from signalbox.schema import Observation, Observation1h, Observation1m, RollupMark
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -35,6 +39,11 @@ QUANTILES: dict[str, tuple[str, float]] = {
 }
 SUMS = ("input_tokens", "output_tokens", "cost_usd")
 ROLLUP_COLUMNS = ("n", "ok_n", *QUANTILES, *SUMS)
+# A run reads the ids inserted since the run before last, not since the last: on PostgreSQL an id
+# is taken at insert but visible at commit, so a smaller id of a writer whose transaction was
+# still open at the last run can appear after that run passed it.
+MARK_LAST = "late:last"
+MARK_BEFORE_LAST = "late:before-last"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,7 @@ class RollupReport:
 
     upserted: dict[str, int]
     since: dict[str, datetime | None]
+    late_buckets: dict[str, int]
 
 
 def floor_ts(ts: datetime, width: timedelta) -> datetime:
@@ -200,15 +210,66 @@ def run_rollups(
     lookback_1m: timedelta = timedelta(minutes=10),
     lookback_1h: timedelta = timedelta(hours=2),
 ) -> RollupReport:
-    """Fill ``observation_1m`` and ``observation_1h`` up to ``now`` (idempotent: an upsert)."""
+    """Fill ``observation_1m`` and ``observation_1h`` up to ``now`` (idempotent: an upsert), and
+    recompute older buckets that rows inserted since the run before last fell into."""
     upserted: dict[str, int] = {}
     since: dict[str, datetime | None] = {}
+    late_buckets: dict[str, int] = {}
     end = now + MINUTE  # include the current, partial bucket; the next run completes it
+    last, before_last, top = _read_marks(engine)
     for rollup, lookback in ((MINUTELY, lookback_1m), (HOURLY, lookback_1h)):
         start = _start(engine, rollup, now, lookback)
         since[rollup.name] = start
         upserted[rollup.name] = 0 if start is None else rollup_range(engine, rollup, start, end)
-    return RollupReport(upserted=upserted, since=since)
+        late = []
+        if start is not None and before_last is not None and top is not None:
+            late = _late_buckets(engine, rollup, before_last, top, start)
+        late_buckets[rollup.name] = len(late)
+        for bucket in late:
+            upserted[rollup.name] += rollup_range(engine, rollup, bucket, bucket + rollup.width)
+    if top is not None:
+        _save_marks(engine, top, top if last is None else last)
+    return RollupReport(upserted=upserted, since=since, late_buckets=late_buckets)
+
+
+def _read_marks(engine: Engine) -> tuple[int | None, int | None, int | None]:
+    """(the newest id at the last run, at the run before, now). Read before any rollup, so a row
+    inserted during this run is read by the next."""
+    with engine.connect() as conn:
+        marks = {
+            name: last_id
+            for name, last_id in conn.execute(select(RollupMark.name, RollupMark.last_id))
+        }
+        top = conn.execute(select(func.max(Observation.id))).scalar()
+    return marks.get(MARK_LAST), marks.get(MARK_BEFORE_LAST), top
+
+
+def _late_buckets(
+    engine: Engine, rollup: Rollup, after_id: int, top: int, before: datetime
+) -> list[datetime]:
+    """Buckets before ``before`` (the window just recomputed) holding rows with ids in
+    ``(after_id, top]``."""
+    stmt = select(Observation.ts).where(
+        Observation.id > after_id, Observation.id <= top, Observation.ts < before
+    )
+    with engine.connect() as conn:
+        return sorted({floor_ts(ts, rollup.width) for ts in conn.execute(stmt).scalars()})
+
+
+def _save_marks(engine: Engine, last: int, before_last: int) -> None:
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(RollupMark.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"last_id": stmt.excluded.last_id}
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            stmt,
+            [
+                {"name": MARK_LAST, "last_id": last},
+                {"name": MARK_BEFORE_LAST, "last_id": before_last},
+            ],
+        )
 
 
 def expire_raw(engine: Engine, older_than: datetime) -> int:

@@ -216,3 +216,16 @@ class ProbeSpend(SQLModel, table=True):
     __tablename__ = "probe_spend"
     day: str = Field(primary_key=True)  # YYYY-MM-DD, UTC
     cost_usd: float = 0.0
+
+
+class RollupMark(SQLModel, table=True):
+    """How far rollups have read the observation table by id, to find rows that arrived late.
+
+    Rollups recompute the buckets of a recent window by time; a row written long after its
+    ``ts`` (a router replaying its spill file after a store outage) falls behind that window.
+    Its id, assigned on insert, is past the mark, which finds it.
+    """
+
+    __tablename__ = "rollup_mark"
+    name: str = Field(primary_key=True)
+    last_id: int = Field(sa_column=Column(BigInteger, nullable=False))

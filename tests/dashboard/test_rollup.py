@@ -146,9 +146,35 @@ def test_late_observation_updates_its_recent_bucket_on_next_run(engine: Engine) 
     assert (row.n, row.ttft_p50_ms) == (2, pytest.approx(200.0))
 
 
+def test_an_observation_hours_late_lands_in_its_old_buckets(engine: Engine) -> None:
+    # given rollups that have run over hours of data
+    eid = _endpoint(engine)
+    old = floor_ts(NOW, MINUTE) - timedelta(hours=5)
+    _insert(engine, [_obs(eid, old + timedelta(seconds=1), 100.0)])
+    run_rollups(engine, NOW - timedelta(hours=4))
+    _insert(engine, [_obs(eid, NOW - timedelta(seconds=30), 100.0)])
+    report = run_rollups(engine, NOW)
+    assert report.late_buckets == {"observation_1m": 0, "observation_1h": 0}
+    # when a router replays rows from five hours ago (its spill file, after a store outage),
+    # far behind both lookbacks
+    _insert(engine, [_obs(eid, old + timedelta(seconds=s), 300.0) for s in (2, 70)])
+    report = run_rollups(engine, NOW + MINUTE)
+    # then their minutes and their hour are recomputed (at this run and the next: a writer's
+    # transaction open during a run may commit smaller ids after it)
+    assert report.late_buckets == {"observation_1m": 2, "observation_1h": 1}
+    minutes = [(r.bucket, r.n) for r in _rows(engine, Observation1m)]
+    assert minutes[:2] == [(old, 2), (old + MINUTE, 1)]
+    hour = _rows(engine, Observation1h)[0]
+    assert (hour.n, hour.ttft_p50_ms) == (3, pytest.approx(300.0))
+    assert run_rollups(engine, NOW + 2 * MINUTE).late_buckets["observation_1m"] == 2
+    assert run_rollups(engine, NOW + 3 * MINUTE).late_buckets["observation_1m"] == 0
+    assert [(r.bucket, r.n) for r in _rows(engine, Observation1m)][:2] == minutes[:2]
+
+
 def test_run_rollups_on_empty_store_writes_nothing(engine: Engine) -> None:
     report = run_rollups(engine, NOW)
     assert report.upserted == {"observation_1m": 0, "observation_1h": 0}
+    assert report.late_buckets == {"observation_1m": 0, "observation_1h": 0}
     assert _rows(engine, Observation1m) == []
 
 
