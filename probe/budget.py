@@ -1,8 +1,11 @@
 """The daily USD budget for probes, persisted per UTC day in table ``probe_spend``.
 
-Spending is counted on the probe loop (in memory, lock-protected); the main loop saves the day's
-total now and then, off the timing path. When the day's budget is spent, probing pauses (logged once
-and shown as a metric) and resumes at the next UTC midnight, when the count starts again.
+Spending is counted on the probe loop (in memory, lock-protected); the main loop adds what was
+spent since its last save to the day's row now and then, off the timing path, and takes back the
+row's total. The row is shared: every probe worker adds to it, and each pauses when the total,
+theirs and the others', reaches the budget (overshoot: at most what the workers spend between two
+saves). When the day's budget is spent, probing pauses (logged once and shown as a metric) and
+resumes at the next UTC midnight, when the count starts again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from signalbox.records import utcnow
@@ -39,7 +43,8 @@ class Budget:
         self.daily_usd = daily_usd
         self._today = today
         self._day = today()
-        self._spent = spent_usd
+        self._spent = spent_usd  # the stored total at the last save, plus what is unsaved
+        self._unsaved = 0.0
         self._lock = threading.Lock()
         self._paused_logged: date | None = None
         self.skipped = 0
@@ -68,7 +73,7 @@ class Budget:
         if today != self._day:
             if self._paused_logged is not None:
                 log.info("new UTC day %s: probe budget reset, probing resumes", today)
-            self._day, self._spent, self._paused_logged = today, 0.0, None
+            self._day, self._spent, self._unsaved, self._paused_logged = today, 0.0, 0.0, None
 
     def allow(self) -> bool:
         """True when a probe may run now; logs once per day when the budget stops probing."""
@@ -94,6 +99,28 @@ class Budget:
         with self._lock:
             self._roll()
             self._spent += cost_usd
+            self._unsaved += cost_usd
+
+    def take_unsaved(self) -> tuple[date, float]:
+        """The day and what was spent on it since the last take, for :func:`add_spend`."""
+        with self._lock:
+            self._roll()
+            unsaved, self._unsaved = self._unsaved, 0.0
+            return self._day, unsaved
+
+    def stored(self, day: date, total_usd: float) -> None:
+        """The day's stored total after a save (every worker's spending): count from there."""
+        with self._lock:
+            self._roll()
+            if day == self._day:
+                self._spent = total_usd + self._unsaved
+
+    def unstored(self, day: date, cost_usd: float) -> None:
+        """A save failed: what it took is unsaved again (so the next save carries it)."""
+        with self._lock:
+            self._roll()
+            if day == self._day:
+                self._unsaved += cost_usd
 
     def set_limit(self, daily_usd: float | None) -> None:
         """Change the daily limit (catalog reload)."""
@@ -108,14 +135,14 @@ def load_spend(engine: Engine, day: date) -> float:
         return row.cost_usd if row is not None else 0.0
 
 
-def save_spend(engine: Engine, day: date, cost_usd: float) -> None:
-    """Store the spend of ``day``, never lowering a stored figure (another worker may share it)."""
-    with Session(engine) as session:
-        row = session.get(ProbeSpend, day.isoformat())
-        if row is None:
-            session.add(ProbeSpend(day=day.isoformat(), cost_usd=cost_usd))
-        elif cost_usd > row.cost_usd:
-            row.cost_usd = cost_usd
-        else:
-            return
-        session.commit()
+def add_spend(engine: Engine, day: date, cost_usd: float) -> float:
+    """Add ``cost_usd`` to the stored spend of ``day`` in one atomic statement (several workers
+    add to the same row); returns the day's new total."""
+    table = ProbeSpend.__table__
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(day=day.isoformat(), cost_usd=cost_usd)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day"], set_={"cost_usd": table.c.cost_usd + stmt.excluded.cost_usd}
+    ).returning(table.c.cost_usd)
+    with engine.begin() as conn:
+        return float(conn.execute(stmt).scalar_one())

@@ -24,7 +24,7 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
 
-from probe.budget import Budget, load_spend, save_spend, utc_today
+from probe.budget import Budget, add_spend, load_spend, utc_today
 from probe.claims import ProbeClaims
 from probe.coverage import TrafficCoverage
 from probe.metrics_http import MetricsServer
@@ -39,7 +39,7 @@ from signalbox.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SPEND_SAVE_INTERVAL_S = 30.0
+SPEND_SAVE_INTERVAL_S = 10.0  # also how often other workers' spending is seen
 METRICS_LOG_INTERVAL_S = 300.0
 COVERAGE_REFRESH_MAX_S = 15.0
 LEADER_NAME = "signalbox-leader"
@@ -158,10 +158,14 @@ class ProbeService:
         if self.prober is None or self._engine is None:
             return
         budget = self.prober.budget
+        day, unsaved = budget.take_unsaved()
         try:
-            await asyncio.to_thread(save_spend, self._engine, budget.day, budget.spent_usd)
+            total = await asyncio.to_thread(add_spend, self._engine, day, unsaved)
         except Exception as exc:  # the next save retries; probing goes on
+            budget.unstored(day, unsaved)
             log.error("cannot save probe spend: %s", type(exc).__name__)
+        else:
+            budget.stored(day, total)
 
     async def run_once(self) -> OnceResult:
         """Probe every enabled endpoint x shape once, store the observations, return them."""
