@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 
+from router.metrics import SharedMetrics, shared_folder
 from signalbox.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def _supervise(settings: Settings, workers: int) -> int:
         proc.start()
         return proc
 
+    SharedMetrics.reset(shared_folder(settings.data_dir, settings.router_port))
     procs = [start(i) for i in range(workers)]
     while not stopping:
         time.sleep(0.2)

@@ -235,17 +235,25 @@ async def readyz(request: web.Request) -> web.Response:
     return _json(body)
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text."""
-    state = request.app[STATE]
-    gauges = {
+def gauges(state: RouterState) -> dict[str, float]:
+    """The router's gauges for ``/metrics``."""
+    return {
         "signalbox_router_degraded": 1.0 if (state.live.degraded or state.sync_problem) else 0.0,
         "signalbox_router_observations_folded_total": float(state.live.observed),
         "signalbox_router_observations_pending": float(state.writer.pending if state.writer else 0),
     }
-    return web.Response(
-        text=state.metrics.render(gauges), content_type="text/plain", charset="utf-8"
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text: this process's, or with several workers, every worker's."""
+    state = request.app[STATE]
+    shared = state.shared_metrics
+    text = (
+        state.metrics.render(gauges(state))
+        if shared is None
+        else shared.render(state.metrics, gauges(state))
     )
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
 async def openapi(request: web.Request) -> web.Response:

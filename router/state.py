@@ -10,7 +10,7 @@ from aiohttp import web
 from router.decisions import DecisionLog
 from router.follow import StoreFollower
 from router.live import LiveState
-from router.metrics import Metrics
+from router.metrics import Metrics, SharedMetrics
 from router.params import RouteRequest
 from router.proxy import Forwarder
 from router.select import Decision, Ranking, SelectionSettings
@@ -33,6 +33,7 @@ class RouterState:
     follower: StoreFollower | None = None
     writer: ObservationWriter | None = None
     sync_problem: str | None = None
+    shared_metrics: SharedMetrics | None = None  # a multi-worker router's other workers' counts
     rank_cache: dict[tuple, RankEntry] = field(default_factory=dict)
     query_cache: dict[str, RouteRequest] = field(default_factory=dict)
 

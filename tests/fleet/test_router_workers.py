@@ -1,5 +1,5 @@
-"""``signalbox router --workers N``: N processes share the port, each labels its metrics, a worker
-that dies is replaced, and SIGTERM stops them all."""
+"""``signalbox router --workers N``: N processes share the port, each labels its metrics and
+answers /metrics for all, a worker that dies is replaced, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
@@ -83,9 +83,11 @@ def test_two_workers_share_the_port_are_replaced_when_they_die_and_stop_together
             "two workers",
         )
 
-        # then both answer on the one port, each under its own label
+        # then both answer on the one port, each under its own label, and any one scrape
+        # holds both workers' counters
         assert poll(lambda: workers_seen(router_url) == {"0", "1"}, 30, "both workers answer")
         assert "(2 workers)" in service.log()
+        assert poll(lambda: workers_seen(router_url, scrapes=1) == {"0", "1"}, 10, "one scrape")
 
         # when a worker is killed, the parent replaces it and routing goes on
         victim = min(pids)
