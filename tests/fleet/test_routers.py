@@ -16,32 +16,10 @@ from signalbox.db import make_engine
 from signalbox.records import Observation, Source
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
+from tests.closed_catalog import closed_catalog_toml
 from tests.fleet.procs import Service, poll, service_env, start_service
 
-CATALOG_TOML = """
-[[provider]]
-name = "p1"
-base_url = "http://127.0.0.1:9/p1/v1"
-[[provider]]
-name = "p2"
-base_url = "http://127.0.0.1:9/p2/v1"
-[[provider]]
-name = "p3"
-base_url = "http://127.0.0.1:9/p3/v1"
-[[model]]
-name = "m"
-[[model.endpoint]]
-provider = "p1"
-upstream_model = "m-1"
-[[model.endpoint]]
-provider = "p2"
-upstream_model = "m-2"
-[[model.endpoint]]
-provider = "p3"
-upstream_model = "m-3"
-[routing]
-half_life_s = 60
-"""
+CATALOG_TOML = closed_catalog_toml(3)
 
 
 def free_port() -> int:

@@ -18,28 +18,10 @@ from signalbox.catalog import Catalog, parse_catalog
 from signalbox.settings import Settings
 from simulator.catalog import api_key_environment, catalog_toml
 from simulator.testing import SimulatorThread
+from tests.closed_catalog import closed_catalog_toml
 
 # Two providers of one model "m" on a closed port: for tests that feed the statistics by hand.
-TWO_ENDPOINTS = parse_catalog(
-    """
-[[provider]]
-name = "p1"
-base_url = "http://127.0.0.1:9/v1"
-[[provider]]
-name = "p2"
-base_url = "http://127.0.0.1:9/v1"
-[[model]]
-name = "m"
-[[model.endpoint]]
-provider = "p1"
-upstream_model = "m-1"
-[[model.endpoint]]
-provider = "p2"
-upstream_model = "m-2"
-[routing]
-half_life_s = 60
-"""
-)
+TWO_ENDPOINTS = parse_catalog(closed_catalog_toml(2))
 
 
 class FakeClock:
