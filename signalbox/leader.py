@@ -67,11 +67,30 @@ def lock_key(name: str) -> int:
 
 
 class _Threaded:
-    """Runs blocking database calls on one private thread (a connection stays on its thread)."""
+    """Runs blocking database calls on one private thread (a connection stays on its thread),
+    and keeps and logs what the last check found."""
+
+    name: str
+    holder: str
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leader")
         self.closed = False
+        self._leading = False
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether the last check found this process leading."""
+        return self._leading
+
+    def _settle(self, leading: bool) -> bool:
+        """Record a check's outcome (logging a change of hands) and return it."""
+        if leading != self._leading:
+            log.info(
+                "%s %s leadership of %s", self.holder, "took" if leading else "lost", self.name
+            )
+        self._leading = leading
+        return leading
 
     async def _call(self, fn: Callable[[], Any]) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
@@ -91,24 +110,12 @@ class AdvisoryLockLeader(_Threaded):
         self.holder = holder or default_holder()
         self.key = lock_key(name)
         self._conn: Connection | None = None
-        self._leading = False
-
-    @property
-    def is_leader(self) -> bool:
-        """Whether the last check found this process leading."""
-        return self._leading
 
     async def check(self) -> bool:
         """Try the lock (when not held) or confirm the session holding it is alive."""
         if self.closed:
             return False
-        leading = await self._call(self._check)
-        if leading != self._leading:
-            log.info(
-                "%s %s leadership of %s", self.holder, "took" if leading else "lost", self.name
-            )
-        self._leading = leading
-        return leading
+        return self._settle(await self._call(self._check))
 
     def _check(self) -> bool:
         try:
@@ -175,12 +182,6 @@ class LeaseLeader(_Threaded):
         self.holder = holder or default_holder()
         self.lease_s = lease_s
         self._clock = clock
-        self._leading = False
-
-    @property
-    def is_leader(self) -> bool:
-        """Whether the last check found this process leading."""
-        return self._leading
 
     async def check(self) -> bool:
         """Renew the lease if held, take it if free or lapsed; True when this process leads."""
@@ -191,12 +192,7 @@ class LeaseLeader(_Threaded):
         except Exception as exc:
             log.warning("lease check for %s failed: %s", self.name, type(exc).__name__)
             leading = False
-        if leading != self._leading:
-            log.info(
-                "%s %s leadership of %s", self.holder, "took" if leading else "lost", self.name
-            )
-        self._leading = leading
-        return leading
+        return self._settle(leading)
 
     def _check(self) -> bool:
         now = datetime.fromtimestamp(self._clock(), UTC)
