@@ -16,9 +16,9 @@ from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from signalbox.db import upsert_insert
 from signalbox.records import utcnow
 from signalbox.schema import ProbeSpend
 
@@ -139,8 +139,7 @@ def add_spend(engine: Engine, day: date, cost_usd: float) -> float:
     """Add ``cost_usd`` to the stored spend of ``day`` in one atomic statement (several workers
     add to the same row); returns the day's new total."""
     table = ProbeSpend.__table__
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(day=day.isoformat(), cost_usd=cost_usd)
+    stmt = upsert_insert(engine, table).values(day=day.isoformat(), cost_usd=cost_usd)
     stmt = stmt.on_conflict_do_update(
         index_elements=["day"], set_={"cost_usd": table.c.cost_usd + stmt.excluded.cost_usd}
     ).returning(table.c.cost_usd)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from signalbox.db import upsert_insert
 from signalbox.schema import Lease
 
 
@@ -34,8 +34,7 @@ def claim_lease(
     holds it already; a live lease of another holder is left alone and False returned.
     """
     table = Lease.__table__
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(name=name, holder=holder, expires_at=expires_at)
+    stmt = upsert_insert(conn, table).values(name=name, holder=holder, expires_at=expires_at)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"],
         set_={"holder": holder, "expires_at": expires_at},

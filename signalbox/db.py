@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -62,3 +63,10 @@ def redact_url(url: str) -> str:
         return make_url(normalize_url(url)).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparseable database URL>"
+
+
+def upsert_insert(bind: Engine | Connection, table: Table) -> Any:
+    """``INSERT`` into ``table`` in the dialect of ``bind``, which offers ``ON CONFLICT`` clauses
+    (``on_conflict_do_update``, ``on_conflict_do_nothing``) on PostgreSQL and SQLite alike."""
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

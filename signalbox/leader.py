@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, delete, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from signalbox.db import upsert_insert
 from signalbox.schema import Lease
 
 log = logging.getLogger(__name__)
@@ -210,9 +210,8 @@ class LeaseLeader(_Threaded):
             ).rowcount
             if taken:
                 return True
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             inserted = conn.execute(  # rowcount is not reliable for inserts: ask for the row
-                dialect.insert(table)
+                upsert_insert(conn, table)
                 .values(name=self.name, holder=self.holder, expires_at=expires)
                 .on_conflict_do_nothing(index_elements=["name"])
                 .returning(table.c.name)

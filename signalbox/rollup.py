@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from sqlalchemy import Engine, delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from signalbox.db import upsert_insert
 from signalbox.schema import Observation, Observation1h, Observation1m, RollupMark
 
 MINUTE = timedelta(minutes=1)
@@ -257,8 +257,7 @@ def _late_buckets(
 
 
 def _save_marks(engine: Engine, last: int, before_last: int) -> None:
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(RollupMark.__table__)
+    stmt = upsert_insert(engine, RollupMark.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["name"], set_={"last_id": stmt.excluded.last_id}
     )
