@@ -204,11 +204,9 @@ class ProbeService:
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
         try:
-            if self._coverage is not None and self.catalog is not None:
+            if self._coverage is not None:
                 # before the first runs, or every endpoint's first probe would ignore its traffic
-                probe = self.catalog.probe
-                if probe.skip_with_traffic:
-                    await asyncio.to_thread(self._coverage.refresh, probe.interval_s)
+                await self._refresh_coverage()
             await self.prober.start(schedule=True)
             log.info(
                 "probing %d endpoint x shape jobs as %s%s",
@@ -330,13 +328,16 @@ class ProbeService:
     async def _follow_coverage(self) -> None:
         """Keep traffic coverage current: twice per probe interval (at most every 15 s), so a
         covered endpoint's next run sees traffic that is at most half an interval old."""
-        assert self._coverage is not None
-        while True:
-            assert self.catalog is not None
-            probe = self.catalog.probe
-            if probe.skip_with_traffic:
-                await asyncio.to_thread(self._coverage.refresh, probe.interval_s)
-            await asyncio.sleep(min(probe.interval_s / 2, COVERAGE_REFRESH_MAX_S))
+        assert self.catalog is not None
+        while True:  # the first refresh ran before the first probes
+            await asyncio.sleep(min(self.catalog.probe.interval_s / 2, COVERAGE_REFRESH_MAX_S))
+            await self._refresh_coverage()
+
+    async def _refresh_coverage(self) -> None:
+        assert self._coverage is not None and self.catalog is not None
+        probe = self.catalog.probe
+        if probe.skip_with_traffic:
+            await asyncio.to_thread(self._coverage.refresh, probe.interval_s)
 
     async def _housekeeping(self) -> None:
         since_metrics = 0.0
