@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from dashboard.context import DashContext
-from dashboard.pages import model as model_page
-from dashboard.pages import overview
-from dashboard.shape import WINDOWS
 from signalbox.catalog import parse_catalog
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.pages import model as model_page
+from signalbox.dashboard.pages import overview
+from signalbox.dashboard.shape import WINDOWS
 from signalbox.db import make_engine, normalize_url
 from signalbox.migrate import upgrade
 from signalbox.rollup import run_rollups

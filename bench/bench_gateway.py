@@ -58,7 +58,7 @@ LABELS = {
 
 def direct_targets(sim_url: str) -> list[Target]:
     """One target per simulator provider, with its key, used in turn (as a gateway would)."""
-    from simulator.scenario import parse_scenario
+    from signalbox.simulator.scenario import parse_scenario
 
     out = []
     for p in parse_scenario(SCENARIO_TOML).providers:

@@ -36,13 +36,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import probe.scheduler as scheduler_module  # noqa: E402
-from probe.runner import make_client  # noqa: E402
-from probe.scheduler import DEFAULT_DROP_LAG_MS, Prober  # noqa: E402
-from probe.targets import build_targets  # noqa: E402
+import signalbox.probe.scheduler as scheduler_module  # noqa: E402
 from signalbox.catalog import parse_catalog  # noqa: E402
-from simulator.catalog import api_key_environment, catalog_toml  # noqa: E402
-from simulator.scenario import parse_scenario  # noqa: E402
+from signalbox.probe.runner import make_client  # noqa: E402
+from signalbox.probe.scheduler import DEFAULT_DROP_LAG_MS, Prober  # noqa: E402
+from signalbox.probe.targets import build_targets  # noqa: E402
+from signalbox.simulator.catalog import api_key_environment, catalog_toml  # noqa: E402
+from signalbox.simulator.scenario import parse_scenario  # noqa: E402
 
 NULL_SINK = "--null-sink" in sys.argv  # diagnosis: no database writer in the process
 
@@ -84,7 +84,7 @@ def start_simulator(scenario_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     # the simulator's own CLI module, without the rest of the console script
     code = (
-        "import argparse, sys; from simulator import cli; from signalbox.settings import Settings;"
+        "import argparse, sys; from signalbox.simulator import cli; from signalbox.settings import Settings;"
         " p = argparse.ArgumentParser(); cli.add_arguments(p);"
         " sys.exit(cli.run(p.parse_args(sys.argv[1:]), Settings()))"
     )

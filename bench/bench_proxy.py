@@ -57,8 +57,8 @@ def serve_simulator(port: int) -> None:
     """Child process: the simulator on ``port`` until terminated."""
     import threading
 
-    from simulator.scenario import parse_scenario
-    from simulator.testing import SimulatorThread
+    from signalbox.simulator.scenario import parse_scenario
+    from signalbox.simulator.testing import SimulatorThread
 
     with SimulatorThread(parse_scenario(SCENARIO), port=port):
         threading.Event().wait()
@@ -69,12 +69,12 @@ def serve_router(port: int, sim_url: str, data_dir: str) -> None:
     import uvloop
     from aiohttp import web
 
-    from router.app import create_app
     from signalbox.catalog import parse_catalog
     from signalbox.migrate import upgrade
+    from signalbox.router.app import create_app
     from signalbox.settings import Settings
-    from simulator.catalog import catalog_toml
-    from simulator.scenario import parse_scenario
+    from signalbox.simulator.catalog import catalog_toml
+    from signalbox.simulator.scenario import parse_scenario
 
     url = f"sqlite:///{data_dir}/bench.db"
     upgrade(url)

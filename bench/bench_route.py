@@ -59,10 +59,10 @@ def seed_store(data_dir: Path) -> tuple[Path, str]:
     from signalbox.db import make_engine
     from signalbox.migrate import upgrade
     from signalbox.records import Observation
+    from signalbox.simulator.catalog import catalog_toml
+    from signalbox.simulator.scenario import load_scenario
     from signalbox.sync import sync_catalog
     from signalbox.writer import insert_observations
-    from simulator.catalog import catalog_toml
-    from simulator.scenario import load_scenario
 
     text = catalog_toml(load_scenario("fast"), "http://127.0.0.1:9")
     catalog_path = data_dir / "catalog.toml"
@@ -158,13 +158,13 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
     """In-process CPU cost of one decision: (cached ranking, fresh ranking) in microseconds."""
     import random
 
-    from router.live import LiveState
-    from router.params import route_query
-    from router.select import SelectionSettings, choose, rank
     from signalbox.catalog import parse_catalog
+    from signalbox.router.live import LiveState
+    from signalbox.router.params import route_query
+    from signalbox.router.select import SelectionSettings, choose, rank
+    from signalbox.simulator.catalog import catalog_toml
+    from signalbox.simulator.scenario import load_scenario
     from signalbox.stats.scoring import Objective, PriceInfo
-    from simulator.catalog import catalog_toml
-    from simulator.scenario import load_scenario
 
     catalog = parse_catalog(catalog_toml(load_scenario("fast"), "http://127.0.0.1:9"))
     live = LiveState(

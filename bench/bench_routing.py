@@ -44,8 +44,8 @@ from bench.routing.stream import (  # noqa: E402
     send_direct,
     send_router,
 )
-from simulator.catalog import api_key_environment, catalog_toml  # noqa: E402
-from simulator.scenario import load_scenario  # noqa: E402
+from signalbox.simulator.catalog import api_key_environment, catalog_toml  # noqa: E402
+from signalbox.simulator.scenario import load_scenario  # noqa: E402
 
 # scenario -> (time scale: scenario seconds per real second, real duration in seconds)
 SCENARIOS = {

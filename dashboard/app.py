@@ -18,10 +18,10 @@ from dash import Input, Output, State, dcc, html
 from flask import Response, request
 from sqlalchemy import Engine
 
-from dashboard import demo_controls, ids
-from dashboard.context import DashContext
-from dashboard.notices import notice
-from dashboard.pages import alerts, model, overview, replay, routing
+from signalbox.dashboard import demo_controls, ids
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.notices import notice
+from signalbox.dashboard.pages import alerts, model, overview, replay, routing
 from signalbox.records import utcnow
 from signalbox.settings import Settings
 

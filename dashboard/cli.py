@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the app on the configured store and serve it until interrupted."""
-    from dashboard.app import create_app
+    from signalbox.dashboard.app import create_app
     from signalbox.db import redact_url
 
     settings = settings.with_overrides(dashboard_host=args.host, dashboard_port=args.port)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from dash import dcc, html
 
-from dashboard.colors import STATE_COLORS, color_for
+from signalbox.dashboard.colors import STATE_COLORS, color_for
 
 
 def provider_cell(name: str, colors: dict[str, str]) -> html.Span:

@@ -10,8 +10,8 @@ import dash
 import httpx
 from dash import Input, Output, State, dcc, html
 
-from dashboard.context import DashContext
-from dashboard.notices import notice
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.notices import notice
 
 PROVIDER = "demo-provider"
 RESULT = "demo-result"

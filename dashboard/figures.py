@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from dashboard.colors import color_for
+from signalbox.dashboard.colors import color_for
 
 Figure = dict[str, Any]
 TimeRange = tuple[datetime, datetime]

@@ -37,7 +37,7 @@ def describe_failure(exc: BaseException, what: str) -> str:
 def models_or_notice(engine: Engine) -> tuple[list[str], html.Div | None]:
     """The model names for a page's picker, and the banner to show when there are none or the
     store cannot be read (None when all is well)."""
-    from dashboard import queries
+    from signalbox.dashboard import queries
 
     try:
         models = queries.model_names(queries.endpoints(engine))
@@ -48,7 +48,7 @@ def models_or_notice(engine: Engine) -> tuple[list[str], html.Div | None]:
 
 def no_model_notice(engine: Engine, what: str) -> html.Div:
     """Why no model is selected: the store is down, empty, or the user has yet to choose."""
-    from dashboard import queries
+    from signalbox.dashboard import queries
 
     try:
         empty = queries.endpoints(engine).is_empty()

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, Select, select
 
-from dashboard.shape import (
+from signalbox.dashboard.shape import (
     ENDPOINT_SCHEMA,
     RAW_SCHEMA,
     ROLLUP_SCHEMA,

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import orjson
 
-from probe.classify import MalformedEvent, StreamErrorEvent
-from probe.loop_lag import LagWindow
-from probe.runner import Content, StreamState, Target, Timeouts, run
-from probe.sse import SSEEvent
 from signalbox.catalog import EndpointRef, ProbeShape
+from signalbox.probe.classify import MalformedEvent, StreamErrorEvent
+from signalbox.probe.loop_lag import LagWindow
+from signalbox.probe.runner import Content, StreamState, Target, Timeouts, run
+from signalbox.probe.sse import SSEEvent
 from signalbox.records import Observation
 
 ANTHROPIC_VERSION = "2023-06-01"

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from probe import anthropic, openai
-from probe.loop_lag import LagWindow
-from probe.runner import Target, Timeouts
+from signalbox.probe import anthropic, openai
+from signalbox.probe.loop_lag import LagWindow
+from signalbox.probe.runner import Target, Timeouts
 from signalbox.records import Observation
 
 ProbeFn = Callable[..., Awaitable[Observation]]

@@ -20,12 +20,12 @@ import anyio._backends._asyncio  # see the note below
 import anyio.streams.tls  # noqa: F401
 import httpx
 
-from probe.classify import HTTPStatusFailure, ProbeTimeout, classify
-from probe.loop_lag import LagWindow
-from probe.sse import SSEEvent, SSEReader
-from probe.timing import Marks, derive
 from signalbox.catalog import EndpointRef, ProbeSettings, ProbeShape
 from signalbox.prices import Prices
+from signalbox.probe.classify import HTTPStatusFailure, ProbeTimeout, classify
+from signalbox.probe.loop_lag import LagWindow
+from signalbox.probe.sse import SSEEvent, SSEReader
+from signalbox.probe.timing import Marks, derive
 from signalbox.records import Observation, Source, utcnow
 
 log = logging.getLogger(__name__)

@@ -34,14 +34,14 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from probe.budget import Budget
-from probe.claims import ProbeClaims, lease_name
-from probe.coverage import TrafficCoverage
-from probe.loop_lag import LoopLagMonitor
-from probe.probe_loop import ProbeLoop
-from probe.protocols import probe_target
-from probe.runner import Target, Timeouts, make_client
 from signalbox.catalog import ProbeSettings
+from signalbox.probe.budget import Budget
+from signalbox.probe.claims import ProbeClaims, lease_name
+from signalbox.probe.coverage import TrafficCoverage
+from signalbox.probe.loop_lag import LoopLagMonitor
+from signalbox.probe.probe_loop import ProbeLoop
+from signalbox.probe.protocols import probe_target
+from signalbox.probe.runner import Target, Timeouts, make_client
 from signalbox.records import ErrorClass, Observation, utcnow
 
 log = logging.getLogger(__name__)

@@ -1,39 +1,37 @@
-"""The scheduler process: catalog → store sync → probe loop → writer, plus the leader's jobs.
+"""The scheduler process: catalog → store sync → probe loop → writer.
 
 Runs on the main event loop; the probes themselves run on the dedicated probe loop (``Prober``).
 Several processes may share one store: scheduled probes are claimed per endpoint x shape
-(``probe.claims``), so the workers split the endpoints; and the singleton jobs (alert evaluation,
-rollups, retention) run on an ``AsyncIOScheduler`` on this main loop, gated by one leader election
-shared by all of them (``signalbox.leader``), so exactly one process runs them.
-SIGHUP reloads the catalog (a bad one is refused and the old one kept); SIGTERM/SIGINT stop
-gracefully: scheduling stops, leadership is handed over, in-flight probes get ``grace_s`` to
-finish, the writer is flushed.
+(``probe.claims``), so the workers split the endpoints. Jobs that belong to the whole cluster
+(alerts, rollups, retention: ``signalbox.cluster``) are not the probe's: the command that composes
+the process passes them in as ``companion``, started once the store is open and stopped before it
+closes. SIGHUP reloads the catalog (a bad one is refused and the old one kept); SIGTERM/SIGINT
+stop gracefully: scheduling stops, the companion hands its work over, in-flight probes get
+``grace_s`` to finish, the writer is flushed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_SUBMITTED
+from sqlalchemy import Engine
 
-from probe.budget import Budget, add_spend, load_spend, utc_today
-from probe.claims import ProbeClaims
-from probe.coverage import TrafficCoverage
-from probe.metrics_http import MetricsServer
-from probe.router_poll import RouterPoll
-from probe.runner import Target
-from probe.scheduler import Prober
-from probe.targets import build_targets
 from signalbox.catalog import Catalog, CatalogError, load_catalog
 from signalbox.leader import default_holder
+from signalbox.probe.budget import Budget, add_spend, load_spend, utc_today
+from signalbox.probe.claims import ProbeClaims
+from signalbox.probe.coverage import TrafficCoverage
+from signalbox.probe.metrics_http import MetricsServer
+from signalbox.probe.router_poll import RouterPoll
+from signalbox.probe.runner import Target
+from signalbox.probe.scheduler import Prober
+from signalbox.probe.targets import build_targets
 from signalbox.records import Observation
 from signalbox.settings import Settings
 
@@ -42,7 +40,22 @@ log = logging.getLogger(__name__)
 SPEND_SAVE_INTERVAL_S = 10.0  # also how often other workers' spending is seen
 METRICS_LOG_INTERVAL_S = 300.0
 COVERAGE_REFRESH_MAX_S = 15.0
-LEADER_NAME = "signalbox-leader"
+
+
+class Companion(Protocol):
+    """Work that shares the scheduler process and its store (``signalbox.cluster.ClusterJobs``)."""
+
+    async def start(self, engine: Engine, catalog: Catalog, holder: str) -> None:
+        """Begin, once the store is open and the catalog synced."""
+        ...
+
+    def reload(self, catalog: Catalog) -> None:
+        """Take a reloaded catalog."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish, before the store closes."""
+        ...
 
 
 @dataclass
@@ -69,10 +82,8 @@ class ProbeService:
         router_url: str | None = None,
         grace_s: float = 10.0,
         metrics_port: int | None = None,
-        leader_jobs: bool = True,
+        companion: Companion | None = None,
         claims: bool = True,
-        alert_interval_s: float = 30.0,
-        rollup_interval_s: float = 60.0,
         drop_lag_ms: float | None = None,
     ) -> None:
         self.settings = settings
@@ -80,10 +91,8 @@ class ProbeService:
         self.router_url = router_url
         self.grace_s = grace_s
         self.metrics_port = metrics_port
-        self.leader_jobs = leader_jobs
+        self.companion = companion
         self.use_claims = claims
-        self.alert_interval_s = alert_interval_s
-        self.rollup_interval_s = rollup_interval_s
         self.drop_lag_ms = drop_lag_ms
         self.holder = default_holder()  # this process in claims and the leader election
         self.catalog: Catalog | None = None
@@ -93,12 +102,7 @@ class ProbeService:
         self._writer: Any = None
         self._claims: ProbeClaims | None = None
         self._coverage: TrafficCoverage | None = None
-        self._leader: Any = None
-        self._leader_scheduler: Any = None
-        self._alerts: Any = None
-        self._leader_jobs_running = 0
-        self._leader_jobs_idle = asyncio.Event()
-        self._leader_jobs_idle.set()
+        self._companion_started = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -193,8 +197,8 @@ class ProbeService:
         targets = await self._sync(catalog)
         self.catalog = catalog
         await self.prober.reload(targets, catalog.probe)
-        if self._alerts is not None:
-            self._alerts.reload(catalog)
+        if self._companion_started and self.companion is not None:
+            self.companion.reload(catalog)
         return True
 
     async def run_forever(self) -> int:
@@ -214,8 +218,9 @@ class ProbeService:
                 self.holder,
                 "" if self._claims else " (not claimed: every worker probes every endpoint)",
             )
-            if self.leader_jobs:
-                await self._start_leader_jobs()
+            if self.companion is not None:
+                await self.companion.start(self._engine, self.catalog, self.holder)
+                self._companion_started = True
             for sig, handler in (
                 (signal.SIGTERM, self.request_stop),
                 (signal.SIGINT, self.request_stop),
@@ -252,78 +257,11 @@ class ProbeService:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self._stop_leader_jobs()
+            if self._companion_started and self.companion is not None:
+                await self.companion.stop()
+                self._companion_started = False
             await self._close()
         return 0
-
-    async def _start_leader_jobs(self) -> None:
-        """Alert evaluation, rollups and retention on this loop, gated by one shared leader."""
-        from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
-        from signalbox.alerts import AlertService
-        from signalbox.housekeeping import schedule_housekeeping
-        from signalbox.leader import make_leader
-
-        assert self.catalog is not None
-        check_s = min(self.alert_interval_s, self.rollup_interval_s)
-        # lease_s matters on SQLite only (PostgreSQL uses an advisory lock): two checks' worth.
-        self._leader = make_leader(
-            self._engine, LEADER_NAME, holder=self.holder, lease_s=2 * check_s
-        )
-        self._leader_scheduler = AsyncIOScheduler(
-            event_loop=asyncio.get_running_loop(), timezone="UTC"
-        )
-        self._leader_scheduler.add_listener(
-            self._on_leader_job_event, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
-        )
-        self._leader_scheduler.start()
-        self._alerts = AlertService(
-            self._engine,
-            self.catalog,
-            env=self.env,
-            interval_s=self.alert_interval_s,
-            leader=self._leader,
-        )
-        await self._alerts.start(self._leader_scheduler)
-        schedule_housekeeping(
-            self._leader_scheduler,
-            self._engine,
-            self._leader,
-            retention=timedelta(days=self.settings.raw_retention_days),
-            rollup_interval_s=self.rollup_interval_s,
-        )
-        log.info(
-            "leader jobs (run by whichever process leads): alerts every %g s, rollups every %g s,"
-            " raw retention %g days",
-            self.alert_interval_s,
-            self.rollup_interval_s,
-            self.settings.raw_retention_days,
-        )
-
-    def _on_leader_job_event(self, event: Any) -> None:
-        self._leader_jobs_running += 1 if event.code == EVENT_JOB_SUBMITTED else -1
-        if self._leader_jobs_running > 0:
-            self._leader_jobs_idle.clear()
-        else:
-            self._leader_jobs_idle.set()
-
-    async def _stop_leader_jobs(self) -> None:
-        """Stop the leader's jobs, letting runs in flight finish (up to ``grace_s``), and hand
-        leadership over (another process takes it at its next check)."""
-        scheduler = self._leader_scheduler
-        if scheduler is not None:
-            scheduler.pause()  # no new runs; one in flight finishes rather than being cut
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._leader_jobs_idle.wait(), self.grace_s)
-        if self._alerts is not None:
-            await self._alerts.stop()  # removes its job, releases the leader
-            self._alerts = None
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-            self._leader_scheduler = None
-        if self._leader is not None:
-            await self._leader.release()  # a second release does nothing
-            self._leader = None
 
     async def _follow_coverage(self) -> None:
         """Keep traffic coverage current: twice per probe interval (at most every 15 s), so a

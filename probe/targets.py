@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from probe.runner import Target
 from signalbox.catalog import Catalog
 from signalbox.prices import resolve_prices
+from signalbox.probe.runner import Target
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from router.sse import parse_json
+from signalbox.router.sse import parse_json
 
 DEFAULT_MAX_TOKENS = 4096
 _STOP = {

@@ -16,18 +16,18 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import Engine
 
-from router.breaker import BreakerSettings
-from router.decisions import DecisionLog
-from router.errors import ApiError, error_response, from_api_error
-from router.follow import StoreFollower, describe_db_error
-from router.handlers import add_routes, gauges
-from router.live import EndpointInfo, LiveState
-from router.metrics import Metrics, SharedMetrics, shared_folder
-from router.proxy import Forwarder, upstream_tracing
-from router.select import SelectionSettings
-from router.state import STATE, RouterState
 from signalbox.catalog import Catalog, load_catalog
 from signalbox.records import Observation
+from signalbox.router.breaker import BreakerSettings
+from signalbox.router.decisions import DecisionLog
+from signalbox.router.errors import ApiError, error_response, from_api_error
+from signalbox.router.follow import StoreFollower, describe_db_error
+from signalbox.router.handlers import add_routes, gauges
+from signalbox.router.live import EndpointInfo, LiveState
+from signalbox.router.metrics import Metrics, SharedMetrics, shared_folder
+from signalbox.router.proxy import Forwarder, upstream_tracing
+from signalbox.router.select import SelectionSettings
+from signalbox.router.state import STATE, RouterState
 from signalbox.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 
-from router.metrics import SharedMetrics, shared_folder
+from signalbox.router.metrics import SharedMetrics, shared_folder
 from signalbox.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def serve(settings: Settings, worker: int | None = None) -> None:
 
     from aiohttp import web
 
-    from router.app import create_app
+    from signalbox.router.app import create_app
 
     try:
         import uvloop
@@ -62,7 +62,7 @@ def serve(settings: Settings, worker: int | None = None) -> None:
 
 
 def _worker_main(settings: Settings, worker: int) -> None:
-    from signalbox.cli import configure_logging
+    from signalbox.logs import configure_logging
 
     configure_logging(settings.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop

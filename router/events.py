@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from router.anthropic import StreamTranslator
-from router.completion import CompletionBuilder
-from router.live import EndpointInfo
-from router.sse import (
+from signalbox.records import ErrorClass, Observation, Source
+from signalbox.router.anthropic import StreamTranslator
+from signalbox.router.completion import CompletionBuilder
+from signalbox.router.live import EndpointInfo
+from signalbox.router.sse import (
     DONE,
     chunk_has_content,
     event_data,
@@ -22,7 +23,6 @@ from router.sse import (
     nonempty_string,
     parse_json,
 )
-from signalbox.records import ErrorClass, Observation, Source
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 
-from router.live import LiveState
+from signalbox.router.live import LiveState
 from signalbox.schema import Observation, Observation1m
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from router.errors import ApiError, error_response
-from router.fallback import ProvidersExhausted, UpstreamClientError
-from router.openapi import OPENAPI
-from router.params import RouteRequest, chat_request, route_query
-from router.select import Decision, Ranked, choose, rank
-from router.state import STATE, RankEntry, RouterState
+from signalbox.router.errors import ApiError, error_response
+from signalbox.router.fallback import ProvidersExhausted, UpstreamClientError
+from signalbox.router.openapi import OPENAPI
+from signalbox.router.params import RouteRequest, chat_request, route_query
+from signalbox.router.select import Decision, Ranked, choose, rank
+from signalbox.router.state import STATE, RankEntry, RouterState
 from signalbox.stats.scoring import DEFAULT_OBJECTIVE, RequestShape
 
 JSON = "application/json"

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from router.breaker import BreakerSettings, BreakerState, CircuitBreaker
-from router.select import Candidate
 from signalbox.catalog import Catalog, EndpointRef
 from signalbox.prices import resolve_prices
 from signalbox.records import ErrorClass, Source
+from signalbox.router.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from signalbox.router.select import Candidate
 from signalbox.stats import EndpointSnapshot, EndpointStats
 from signalbox.stats.load import LoadCurve, level_of
 from signalbox.stats.scoring import Objective, PriceInfo

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.errors import ApiError
-from router.select import Constraints
+from signalbox.router.errors import ApiError
+from signalbox.router.select import Constraints
 from signalbox.stats.scoring import OBJECTIVES, Objective, RequestShape
 
 DEFAULT_OUTPUT_TOKENS = 256

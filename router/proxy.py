@@ -19,10 +19,11 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from router.anthropic import StreamTranslator, TranslationError, translate_request
-from router.completion import CompletionBuilder
-from router.errors import ApiError
-from router.events import (
+from signalbox.records import ErrorClass, Observation
+from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
+from signalbox.router.completion import CompletionBuilder
+from signalbox.router.errors import ApiError
+from signalbox.router.events import (
     AttemptFailed,
     Marks,
     anthropic_events,
@@ -30,7 +31,7 @@ from router.events import (
     observation,
     openai_events,
 )
-from router.fallback import (
+from signalbox.router.fallback import (
     CLIENT_FAULT_STATUSES,
     AttemptError,
     ProvidersExhausted,
@@ -38,15 +39,14 @@ from router.fallback import (
     classify_status,
     first_token_deadline_s,
 )
-from router.live import EndpointInfo, LiveState
-from router.metrics import Metrics
-from router.select import Decision
-from router.sse import (
+from signalbox.router.live import EndpointInfo, LiveState
+from signalbox.router.metrics import Metrics
+from signalbox.router.select import Decision
+from signalbox.router.sse import (
     EventSplitter,
     error_event,
     parse_json,
 )
-from signalbox.records import ErrorClass, Observation
 
 log = logging.getLogger(__name__)
 perf_ns = time.perf_counter_ns

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from router.breaker import BreakerState
+from signalbox.router.breaker import BreakerState
 from signalbox.stats import EndpointSnapshot
 from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from router.decisions import DecisionLog
-from router.follow import StoreFollower
-from router.live import LiveState
-from router.metrics import Metrics, SharedMetrics
-from router.params import RouteRequest
-from router.proxy import Forwarder
-from router.select import Decision, Ranking, SelectionSettings
 from signalbox.catalog import Catalog
+from signalbox.router.decisions import DecisionLog
+from signalbox.router.follow import StoreFollower
+from signalbox.router.live import LiveState
+from signalbox.router.metrics import Metrics, SharedMetrics
+from signalbox.router.params import RouteRequest
+from signalbox.router.proxy import Forwarder
+from signalbox.router.select import Decision, Ranking, SelectionSettings
 from signalbox.writer import ObservationWriter
 
 

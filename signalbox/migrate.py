@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-import migrations
+from signalbox import migrations
 from signalbox.db import make_engine, normalize_url
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent

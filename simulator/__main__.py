@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from signalbox.settings import Settings
-from simulator import cli
+from signalbox.simulator import cli
 
 
 def main(argv: list[str] | None = None) -> int:

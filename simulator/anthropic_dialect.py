@@ -6,7 +6,13 @@ from typing import Any
 
 import orjson
 
-from simulator.dialect import BadRequest, GenRequest, Reply, check_max_tokens, content_chars
+from signalbox.simulator.dialect import (
+    BadRequest,
+    GenRequest,
+    Reply,
+    check_max_tokens,
+    content_chars,
+)
 
 _ERROR_TYPES = {
     400: "invalid_request_error",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from simulator.scenario import Scenario
+from signalbox.simulator.scenario import Scenario
 
 
 def api_key_env(provider: str) -> str:

@@ -37,10 +37,10 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     from aiohttp import web
 
-    from simulator.catalog import catalog_toml
-    from simulator.loop import new_event_loop
-    from simulator.scenario import ScenarioError, load_scenario
-    from simulator.server import build_app
+    from signalbox.simulator.catalog import catalog_toml
+    from signalbox.simulator.loop import new_event_loop
+    from signalbox.simulator.scenario import ScenarioError, load_scenario
+    from signalbox.simulator.server import build_app
 
     try:
         scenario = load_scenario(args.scenario)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.scenario import ERROR_KINDS
+from signalbox.simulator.scenario import ERROR_KINDS
 
 FAULT_KINDS = ("outage", "slow", "error_rate", "hang", "clear")
 

@@ -7,9 +7,9 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.faults import Fault, FaultBoard, parse_fault
-from simulator.model import EndpointTruth, Plan, endpoint_truth, plan_request, request_rng
-from simulator.scenario import ModelSpec, ProviderSpec, Scenario
+from signalbox.simulator.faults import Fault, FaultBoard, parse_fault
+from signalbox.simulator.model import EndpointTruth, Plan, endpoint_truth, plan_request, request_rng
+from signalbox.simulator.scenario import ModelSpec, ProviderSpec, Scenario
 
 
 class Fleet:

@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator.faults import Fault
-from simulator.scenario import ERROR_KINDS, ModelSpec, ProviderSpec, Scenario
+from signalbox.simulator.faults import Fault
+from signalbox.simulator.scenario import ERROR_KINDS, ModelSpec, ProviderSpec, Scenario
 
 VOCAB = [
     "the",

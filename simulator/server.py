@@ -19,13 +19,13 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from simulator.anthropic_dialect import AnthropicDialect, anthropic_models_list
-from simulator.dialect import BadRequest, Dialect, Reply
-from simulator.faults import FaultError
-from simulator.fleet import Fleet
-from simulator.model import Plan, chunk_texts, estimate_input_tokens
-from simulator.openai_dialect import OpenAIDialect, models_list
-from simulator.scenario import ProviderSpec, Scenario
+from signalbox.simulator.anthropic_dialect import AnthropicDialect, anthropic_models_list
+from signalbox.simulator.dialect import BadRequest, Dialect, Reply
+from signalbox.simulator.faults import FaultError
+from signalbox.simulator.fleet import Fleet
+from signalbox.simulator.model import Plan, chunk_texts, estimate_input_tokens
+from signalbox.simulator.openai_dialect import OpenAIDialect, models_list
+from signalbox.simulator.scenario import ProviderSpec, Scenario
 
 log = logging.getLogger(__name__)
 

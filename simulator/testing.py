@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from simulator.fleet import Fleet
-from simulator.loop import new_event_loop
-from simulator.scenario import Scenario, load_scenario
-from simulator.server import build_app
+from signalbox.simulator.fleet import Fleet
+from signalbox.simulator.loop import new_event_loop
+from signalbox.simulator.scenario import Scenario, load_scenario
+from signalbox.simulator.server import build_app
 
 START_TIMEOUT_S = 10.0
 

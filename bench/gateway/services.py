@@ -209,8 +209,8 @@ def start_simulator(work: Path, port: int) -> Service:
 def start_signalbox(work: Path, port: int, sim_url: str, gateway_key: str) -> Service:
     """``signalbox router`` over a fresh SQLite store and a catalog pointing at the simulator;
     apps must present ``gateway_key`` (as they must to LiteLLM)."""
-    from simulator.catalog import api_key_environment, catalog_toml
-    from simulator.scenario import parse_scenario
+    from signalbox.simulator.catalog import api_key_environment, catalog_toml
+    from signalbox.simulator.scenario import parse_scenario
 
     scenario = parse_scenario(SCENARIO_TOML)
     catalog = work / "catalog.toml"
@@ -265,8 +265,8 @@ def litellm_version(exe: Path) -> str:
 
 def litellm_config(sim_url: str) -> dict:
     """Proxy config: one deployment per simulator provider, no database, no callbacks."""
-    from simulator.catalog import api_key_env
-    from simulator.scenario import parse_scenario
+    from signalbox.simulator.catalog import api_key_env
+    from signalbox.simulator.scenario import parse_scenario
 
     scenario = parse_scenario(SCENARIO_TOML)
     model_list = []
@@ -294,8 +294,8 @@ def start_litellm(
 ) -> Service:
     """LiteLLM's proxy (``litellm --config``) in front of the simulator, ready on return; its
     master key is ``gateway_key`` (it refuses to start without one), checked without a database."""
-    from simulator.catalog import api_key_environment
-    from simulator.scenario import parse_scenario
+    from signalbox.simulator.catalog import api_key_environment
+    from signalbox.simulator.scenario import parse_scenario
 
     config = work / "litellm.yaml"
     config.write_text(json.dumps(litellm_config(sim_url), indent=2))  # JSON is valid YAML

@@ -9,12 +9,17 @@ import dash
 import polars as pl
 from dash import Input, Output, dcc, html
 
-from dashboard import ids, queries
-from dashboard.colors import colors_for_endpoints
-from dashboard.components import fmt, fmt_ts, provider_cell, table
-from dashboard.context import DashContext
-from dashboard.figures import TIMELINE_TITLE, alerts_timeline, format_duration, message_figure
-from dashboard.notices import describe_failure, notice
+from signalbox.dashboard import ids, queries
+from signalbox.dashboard.colors import colors_for_endpoints
+from signalbox.dashboard.components import fmt, fmt_ts, provider_cell, table
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.figures import (
+    TIMELINE_TITLE,
+    alerts_timeline,
+    format_duration,
+    message_figure,
+)
+from signalbox.dashboard.notices import describe_failure, notice
 
 PATH = "/alerts"
 NAME = "Alerts"

@@ -11,11 +11,11 @@ import dash
 import polars as pl
 from dash import Input, Output, dcc, html
 
-from dashboard import ids, queries
-from dashboard.colors import colors_for_endpoints
-from dashboard.components import model_picker, radios
-from dashboard.context import DashContext
-from dashboard.figures import (
+from signalbox.dashboard import ids, queries
+from signalbox.dashboard.colors import colors_for_endpoints
+from signalbox.dashboard.components import model_picker, radios
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.figures import (
     COST,
     SAMPLES_TITLE,
     TPS,
@@ -27,13 +27,13 @@ from dashboard.figures import (
     samples_figure,
     ttft_figure,
 )
-from dashboard.notices import (
+from signalbox.dashboard.notices import (
     describe_failure,
     models_or_notice,
     no_model_notice,
     notice,
 )
-from dashboard.shape import DEFAULT_WINDOW, SOURCES, WINDOWS, rolling_span
+from signalbox.dashboard.shape import DEFAULT_WINDOW, SOURCES, WINDOWS, rolling_span
 
 PATH = "/model"
 NAME = "Model"

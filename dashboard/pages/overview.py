@@ -11,13 +11,13 @@ import dash
 import polars as pl
 from dash import ALL, Input, Output, State, dcc, html
 
-from dashboard import demo_controls, ids, queries
-from dashboard.colors import colors_for_endpoints
-from dashboard.components import Best, fmt, provider_cell, state_badge, table
-from dashboard.context import DashContext
-from dashboard.figures import format_duration, message_figure, sparkline
-from dashboard.notices import EMPTY_STORE, describe_failure, notice
-from dashboard.ranking import OBJECTIVES, rank
+from signalbox.dashboard import demo_controls, ids, queries
+from signalbox.dashboard.colors import colors_for_endpoints
+from signalbox.dashboard.components import Best, fmt, provider_cell, state_badge, table
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.figures import format_duration, message_figure, sparkline
+from signalbox.dashboard.notices import EMPTY_STORE, describe_failure, notice
+from signalbox.dashboard.ranking import OBJECTIVES, rank
 
 PATH = "/"
 NAME = "Overview"

@@ -16,12 +16,12 @@ import dash
 import polars as pl
 from dash import Input, Output, dcc, html
 
-from dashboard import ids, queries
-from dashboard.colors import color_for, colors_for_endpoints
-from dashboard.components import fmt, model_picker, radios, table
-from dashboard.context import DashContext
-from dashboard.figures import CHOICES_TITLE, choice_shares_figure, message_figure
-from dashboard.notices import (
+from signalbox.dashboard import ids, queries
+from signalbox.dashboard.colors import color_for, colors_for_endpoints
+from signalbox.dashboard.components import fmt, model_picker, radios, table
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.figures import CHOICES_TITLE, choice_shares_figure, message_figure
+from signalbox.dashboard.notices import (
     describe_failure,
     models_or_notice,
     no_model_notice,

@@ -10,18 +10,18 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, dcc, html
 
-from dashboard import ids, queries
-from dashboard.colors import colors_for_endpoints
-from dashboard.components import fmt_ts, model_picker, provider_cell, radios, table
-from dashboard.context import DashContext
-from dashboard.figures import (
+from signalbox.dashboard import ids, queries
+from signalbox.dashboard.colors import colors_for_endpoints
+from signalbox.dashboard.components import fmt_ts, model_picker, provider_cell, radios, table
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.figures import (
     REASONS_TITLE,
     SHARE_TITLE,
     message_figure,
     reasons_figure,
     share_figure,
 )
-from dashboard.notices import (
+from signalbox.dashboard.notices import (
     describe_failure,
     models_or_notice,
     no_model_notice,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from signalbox import alerts_cli
+from signalbox.cli import alerts as alerts_cli
 from signalbox.db import make_engine
 from signalbox.schema import Alert
 from signalbox.settings import Settings

@@ -13,17 +13,17 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from probe.protocols import probe_target
-from probe.runner import Target, Timeouts, make_client
-from probe.targets import build_targets
 from signalbox.alerts import AlertEvaluator, RetryPolicy
 from signalbox.catalog import parse_catalog
 from signalbox.db import make_engine
+from signalbox.probe.protocols import probe_target
+from signalbox.probe.runner import Target, Timeouts, make_client
+from signalbox.probe.targets import build_targets
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.scenario import parse_scenario
+from signalbox.simulator.testing import SimulatorThread
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.scenario import parse_scenario
-from simulator.testing import SimulatorThread
 from tests.alerts.fleet import OUTAGE_RULE, FakeClock, Receiver, webhook_toml
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from dashboard.app import create_app
+from signalbox.dashboard.app import create_app
 from signalbox.db import make_engine
 from tests.dashboard.seed import MODEL, PROFILES, SILENT_PROVIDER, seed_store
 from tests.dashboard.server import DashboardThread

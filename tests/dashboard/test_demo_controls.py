@@ -6,11 +6,11 @@ import json
 
 from sqlalchemy import Engine
 
-from dashboard.context import DashContext
-from dashboard.demo_controls import FAULTS, send_fault
-from dashboard.pages import overview
-from simulator.scenario import load_scenario
-from simulator.testing import SimulatorThread
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.demo_controls import FAULTS, send_fault
+from signalbox.dashboard.pages import overview
+from signalbox.simulator.scenario import load_scenario
+from signalbox.simulator.testing import SimulatorThread
 
 
 def test_break_button_applies_a_fault_on_the_simulator() -> None:
@@ -39,8 +39,8 @@ def test_control_is_shown_only_when_a_simulator_is_configured(engine: Engine) ->
 
 
 def test_clicking_a_fault_button_runs_the_callback_against_the_simulator(engine: Engine) -> None:
-    from dashboard.app import create_app
-    from dashboard.demo_controls import PROVIDER, RESULT
+    from signalbox.dashboard.app import create_app
+    from signalbox.dashboard.demo_controls import PROVIDER, RESULT
 
     scenario = load_scenario("demo")
     provider = scenario.providers[1].name

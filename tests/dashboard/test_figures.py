@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from dashboard.colors import PALETTE, color_for, colors_for_endpoints, hashed_color
-from dashboard.figures import (
+from signalbox.dashboard.colors import PALETTE, color_for, colors_for_endpoints, hashed_color
+from signalbox.dashboard.figures import (
     COST,
     TPS,
     alerts_timeline,
@@ -19,7 +19,7 @@ from dashboard.figures import (
     share_figure,
     ttft_figure,
 )
-from dashboard.shape import SERIES_SCHEMA
+from signalbox.dashboard.shape import SERIES_SCHEMA
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 COLORS = {"alpha": "#111111", "bravo": "#222222"}

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from dashboard import ids
-from dashboard.app import create_app, query_params
-from dashboard.context import DashContext
-from dashboard.notices import EMPTY_STORE
-from dashboard.pages import alerts, model, overview, routing
+from signalbox.dashboard import ids
+from signalbox.dashboard.app import create_app, query_params
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.notices import EMPTY_STORE
+from signalbox.dashboard.pages import alerts, model, overview, routing
 from signalbox.db import make_engine
 from tests.dashboard.seed import MODEL, SILENT_PROVIDER, seed_store
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 from sqlalchemy import Engine, insert
 
-from dashboard import queries
+from signalbox.dashboard import queries
 from signalbox.schema import Observation, Observation1m
 from tests.dashboard.seed import MODEL, PROFILES, SILENT_PROVIDER, seed_store
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard.ranking import health_state, rank, scores
+from signalbox.dashboard.ranking import health_state, rank, scores
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FRESH = NOW - timedelta(seconds=10)

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from dashboard import ids
-from dashboard.app import create_app
-from dashboard.context import DashContext
-from dashboard.figures import choice_shares_figure
-from dashboard.notices import EMPTY_STORE
-from dashboard.pages import replay as page
-from dashboard.pages.replay import Selection, change, refresh, selection
+from signalbox.dashboard import ids
+from signalbox.dashboard.app import create_app
+from signalbox.dashboard.context import DashContext
+from signalbox.dashboard.figures import choice_shares_figure
+from signalbox.dashboard.notices import EMPTY_STORE
+from signalbox.dashboard.pages import replay as page
+from signalbox.dashboard.pages.replay import Selection, change, refresh, selection
 from signalbox.db import make_engine
 from signalbox.replay import load, replay
 from signalbox.schema import Observation

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from dashboard.shape import (
+from signalbox.dashboard.shape import (
     ENDPOINT_SCHEMA,
     RAW_SCHEMA,
     ROLLUP_SCHEMA,

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from probe.claims import LEASE_SHARE, ProbeClaims, lease_name
 from signalbox.claim import claim_lease
 from signalbox.db import make_engine
+from signalbox.probe.claims import LEASE_SHARE, ProbeClaims, lease_name
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -84,7 +84,7 @@ async def test_an_unreachable_store_means_probe_anyway_and_say_so_once(
     engine = make_engine(f"postgresql://postgres@127.0.0.1:{_closed_port()}/none")
     claims = ProbeClaims(engine, holder="a")
     try:
-        with caplog.at_level(logging.WARNING, logger="probe.claims"):
+        with caplog.at_level(logging.WARNING, logger="signalbox.probe.claims"):
             first = await claims.claim(lease_name(1, "short"), 4.0)
             second = await claims.claim(lease_name(2, "short"), 4.0)
         assert first.run and second.run

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from probe import cli
+from signalbox.cli import probe as cli
 
 
 def parse(*argv: str) -> argparse.Namespace:

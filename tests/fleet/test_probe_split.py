@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.testing import SimulatorThread
 from tests.fleet.procs import Service, poll, query, service_env, start_service
 
 INTERVAL_S = 2.0

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from probe.runner import Target
 from signalbox.catalog import EndpointRef, EndpointSpec, ProbeShape, Provider
 from signalbox.prices import Prices
+from signalbox.probe.runner import Target
 from tests.probe.scripted_server import ScriptedServer
 
 

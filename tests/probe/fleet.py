@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.scenario import ERROR_KINDS
+from signalbox.simulator.scenario import ERROR_KINDS
 
 DIALECTS = ("openai", "anthropic")
 

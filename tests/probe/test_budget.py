@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 
-from probe.budget import Budget, add_spend, load_spend
+from signalbox.probe.budget import Budget, add_spend, load_spend
 
 
 def test_budget_allows_until_spent_then_logs_the_pause_once(
@@ -19,7 +19,7 @@ def test_budget_allows_until_spent_then_logs_the_pause_once(
     budget.add(0.006)
     assert budget.allow()
     budget.add(0.006)
-    with caplog.at_level(logging.WARNING, logger="probe.budget"):
+    with caplog.at_level(logging.WARNING, logger="signalbox.probe.budget"):
         assert not budget.allow()
         assert not budget.allow()
     assert budget.paused and budget.skipped == 2

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-import probe.runner
-from probe import cli
-from probe.protocols import probe_target
-from probe.runner import Timeouts, make_client
+from signalbox.cli import probe as cli
 from signalbox.db import make_engine
+from signalbox.probe import runner as probe_runner
+from signalbox.probe.protocols import probe_target
+from signalbox.probe.runner import Timeouts, make_client
 from signalbox.settings import Settings
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.scenario import parse_scenario
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.scenario import parse_scenario
+from signalbox.simulator.testing import SimulatorThread
 from tests.probe.conftest import make_target
 from tests.probe.fleet import scenario_toml
 from tests.probe.scripted_server import DONE, Script, ScriptedServer, openai_chunk
@@ -36,7 +36,7 @@ def test_the_canary_key_appears_in_no_log_output_exception_or_row(
     # given every provider (healthy and failing in each way) keyed with the canary
     scenario = parse_scenario(scenario_toml(canary_key=CANARY))
     failures: list[str] = []
-    real_classify = probe.runner.classify
+    real_classify = probe_runner.classify
 
     def spying_classify(failure: BaseException | None = None, **kwargs: object) -> object:
         if failure is not None:
@@ -44,7 +44,7 @@ def test_the_canary_key_appears_in_no_log_output_exception_or_row(
             failures.append("".join(traceback.format_exception(failure)))
         return real_classify(failure, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(probe.runner, "classify", spying_classify)
+    monkeypatch.setattr(probe_runner, "classify", spying_classify)
     with SimulatorThread(scenario) as sim:
         catalog = tmp_path / "catalog.toml"
         text_ = catalog_toml(scenario, sim.base_url, max_tokens=8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from probe.classify import (
+from signalbox.probe.classify import (
     HTTPStatusFailure,
     MalformedEvent,
     ProbeTimeout,

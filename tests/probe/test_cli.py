@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from probe import cli
+from signalbox.cli import probe as cli
 from signalbox.db import make_engine
 from signalbox.settings import Settings
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.testing import SimulatorThread
 
 
 def args(*argv: str) -> argparse.Namespace:

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from probe.coverage import TrafficCoverage
 from signalbox.catalog import parse_catalog
 from signalbox.db import make_engine
+from signalbox.probe.coverage import TrafficCoverage
 from signalbox.records import Observation, Source
 from signalbox.schema import Observation as ObservationRow
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.testing import SimulatorThread
 from signalbox.sync import sync_catalog
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.testing import SimulatorThread
 from tests.alerts.fleet import T0, fleet_catalog, sync
 from tests.probe.test_service_signals import ROOT, RUN_PROBE, poll
 

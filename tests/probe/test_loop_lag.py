@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from probe.loop_lag import LoopLagMonitor
+from signalbox.probe.loop_lag import LoopLagMonitor
 
 
 async def test_a_blocked_loop_shows_up_in_the_windows_open_at_the_time() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import httpx
 from aiohttp import web
 
-from probe.router_poll import RouterPoll, endpoints_wanting_probes
+from signalbox.probe.router_poll import RouterPoll, endpoints_wanting_probes
 
 IDS = {("alpha", "llama"): 1, ("bravo", "llama"): 2, ("charlie", "qwen"): 3}
 

@@ -11,12 +11,12 @@ from datetime import date
 
 import pytest
 
-from probe.budget import Budget
-from probe.coverage import TrafficCoverage
-from probe.runner import Target
-from probe.scheduler import Prober
 from signalbox.catalog import ProbeSettings, ProbeShape
 from signalbox.db import make_engine
+from signalbox.probe.budget import Budget
+from signalbox.probe.coverage import TrafficCoverage
+from signalbox.probe.runner import Target
+from signalbox.probe.scheduler import Prober
 from signalbox.records import Observation, Source
 from tests.alerts.fleet import fleet_catalog, sync
 from tests.probe.conftest import make_target

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from signalbox.db import make_engine
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.testing import SimulatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_PROBE = (
-    "import argparse, logging, sys; from probe import cli; from signalbox.settings import Settings;"
+    "import argparse, logging, sys; from signalbox.cli import probe as cli; from signalbox.settings import Settings;"
     " logging.basicConfig(level='INFO', format='%(name)s: %(message)s');"
     " p = argparse.ArgumentParser(); cli.add_arguments(p);"
     " sys.exit(cli.run(p.parse_args(sys.argv[1:]), Settings()))"

@@ -6,14 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from probe.protocols import probe_target
-from probe.runner import Target, Timeouts, make_client
-from probe.targets import build_targets
 from signalbox.catalog import parse_catalog
+from signalbox.probe.protocols import probe_target
+from signalbox.probe.runner import Target, Timeouts, make_client
+from signalbox.probe.targets import build_targets
 from signalbox.records import ErrorClass
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.scenario import parse_scenario
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.scenario import parse_scenario
+from signalbox.simulator.testing import SimulatorThread
 from tests.probe.fleet import DIALECTS, provider_name, scenario_toml
 
 TIMEOUTS = Timeouts(connect_s=2, ttft_s=0.5, total_s=5)

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from probe.targets import build_targets
 from signalbox.catalog import parse_catalog
+from signalbox.probe.targets import build_targets
 
 CATALOG = """
 [[provider]]
@@ -64,7 +64,7 @@ def test_a_missing_key_variable_is_named_in_the_log_and_the_probe_goes_keyless(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     catalog = parse_catalog(CATALOG)
-    with caplog.at_level(logging.WARNING, logger="probe.targets"):
+    with caplog.at_level(logging.WARNING, logger="signalbox.probe.targets"):
         targets = build_targets(catalog, {("a", "m"): 1, ("b", "m"): 2}, {"A_KEY": "key-a"})
     assert {t.endpoint_id: t.api_key for t in targets} == {1: "key-a", 2: None}
     assert "B_KEY is not set" in caplog.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from probe.timing import Marks, derive, p90
+from signalbox.probe.timing import Marks, derive, p90
 
 MS = 1_000_000
 

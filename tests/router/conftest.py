@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from router.app import create_app
-from router.state import STATE, RouterState
 from signalbox.catalog import Catalog, parse_catalog
+from signalbox.router.app import create_app
+from signalbox.router.state import STATE, RouterState
 from signalbox.settings import Settings
-from simulator.catalog import api_key_environment, catalog_toml
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment, catalog_toml
+from signalbox.simulator.testing import SimulatorThread
 from tests.closed_catalog import closed_catalog_toml
 
 # Two providers of one model "m" on a closed port: for tests that feed the statistics by hand.

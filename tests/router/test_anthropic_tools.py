@@ -12,12 +12,12 @@ import openai
 import orjson
 import pytest
 
-from router.anthropic import StreamTranslator, TranslationError, translate_request
-from router.completion import CompletionBuilder
-from router.events import AttemptFailed, Marks, anthropic_events, openai_events
-from router.sse import EventSplitter
 from signalbox.catalog import parse_catalog
 from signalbox.records import ErrorClass
+from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
+from signalbox.router.completion import CompletionBuilder
+from signalbox.router.events import AttemptFailed, Marks, anthropic_events, openai_events
+from signalbox.router.sse import EventSplitter
 from tests.probe.scripted_server import DONE, Script, ScriptedServer, anthropic_event
 
 WEATHER = {

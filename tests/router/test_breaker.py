@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from signalbox.router.breaker import BreakerSettings, BreakerState, CircuitBreaker
 
 
 def test_consecutive_failures_open_then_cooldown_then_half_open() -> None:
@@ -56,7 +56,7 @@ def test_probe_success_closes_an_open_breaker_before_the_cooldown_ends() -> None
 
 
 def test_a_recovery_forgives_the_outage_failures_in_the_error_rate() -> None:
-    from router.live import LiveState
+    from signalbox.router.live import LiveState
     from tests.router.conftest import FakeClock
     from tests.router.test_live_store import CATALOG
 

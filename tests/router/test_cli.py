@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from router import cli as router_cli
-from router import route_cli
+from signalbox.cli import route as route_cli
+from signalbox.router import cli as router_cli
 from signalbox.settings import Settings
 from tests.router.conftest import sim_catalog
 

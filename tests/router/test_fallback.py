@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from signalbox.catalog import parse_catalog
-from simulator.catalog import catalog_toml
+from signalbox.simulator.catalog import catalog_toml
 from tests.router.conftest import sim_catalog
 
 MODEL = "llama-3.1-70b"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from router.openapi import OPENAPI
+from signalbox.router.openapi import OPENAPI
 from signalbox.settings import Settings
 from tests.router.conftest import sim_catalog
 

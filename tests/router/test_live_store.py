@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from router.follow import StoreFollower
-from router.live import LiveState
 from signalbox.catalog import parse_catalog
 from signalbox.records import Observation, Source
+from signalbox.router.follow import StoreFollower
+from signalbox.router.live import LiveState
 from signalbox.settings import Settings
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
@@ -112,9 +112,9 @@ def test_wanted_probes_lists_stale_and_thin_endpoints(n: int) -> None:
 def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
     from sqlalchemy import func, select
 
-    from router.decisions import DecisionLog
-    from router.select import Candidate
-    from router.select import select as choose
+    from signalbox.router.decisions import DecisionLog
+    from signalbox.router.select import Candidate
+    from signalbox.router.select import select as choose
     from signalbox.schema import Decision as DecisionRow
     from signalbox.stats.scoring import Objective
 

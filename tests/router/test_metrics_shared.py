@@ -8,7 +8,7 @@ import re
 import time
 from pathlib import Path
 
-from router.metrics import Metrics, SharedMetrics
+from signalbox.router.metrics import Metrics, SharedMetrics
 
 
 def worker_metrics(worker: int, requests: int) -> Metrics:

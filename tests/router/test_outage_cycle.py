@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 
-from simulator.scenario import parse_scenario
-from simulator.testing import SimulatorThread
+from signalbox.simulator.scenario import parse_scenario
+from signalbox.simulator.testing import SimulatorThread
 from tests.router.conftest import FakeClock, sim_catalog
 
 MODEL = "llama-3.1-70b"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from router.anthropic import StreamTranslator, TranslationError, translate_request
-from router.completion import CompletionBuilder
-from router.events import AttemptFailed, Marks, observation, openai_events
-from router.fallback import first_token_deadline_s
-from router.live import LiveState
-from router.sse import (
+from signalbox.catalog import parse_catalog
+from signalbox.records import ErrorClass
+from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
+from signalbox.router.completion import CompletionBuilder
+from signalbox.router.events import AttemptFailed, Marks, observation, openai_events
+from signalbox.router.fallback import first_token_deadline_s
+from signalbox.router.live import LiveState
+from signalbox.router.sse import (
     EventSplitter,
     chunk_has_content,
     event_data,
@@ -19,8 +21,6 @@ from router.sse import (
     looks_like_content,
     nonempty_string,
 )
-from signalbox.catalog import parse_catalog
-from signalbox.records import ErrorClass
 from signalbox.stats import EndpointStats
 
 

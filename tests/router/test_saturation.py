@@ -9,11 +9,11 @@ from collections import Counter
 import httpx
 import pytest
 
-from router.live import LiveState
 from signalbox.records import Source
+from signalbox.router.live import LiveState
+from signalbox.simulator.scenario import parse_scenario
+from signalbox.simulator.testing import SimulatorThread
 from signalbox.stats.scoring import Objective
-from simulator.scenario import parse_scenario
-from simulator.testing import SimulatorThread
 from tests.router.conftest import TWO_ENDPOINTS, sim_catalog
 
 SATURATING = """

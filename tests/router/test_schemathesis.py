@@ -18,12 +18,12 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from router.app import create_app
-from router.openapi import OPENAPI
 from signalbox.migrate import upgrade
+from signalbox.router.app import create_app
+from signalbox.router.openapi import OPENAPI
 from signalbox.settings import Settings
-from simulator.catalog import api_key_environment
-from simulator.testing import SimulatorThread
+from signalbox.simulator.catalog import api_key_environment
+from signalbox.simulator.testing import SimulatorThread
 from tests.router.conftest import sim_catalog
 
 schema = schemathesis.openapi.from_dict(OPENAPI)

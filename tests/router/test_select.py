@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router.breaker import BreakerState
-from router.select import Candidate, Constraints, SelectionSettings, choose, rank, select
+from signalbox.router.breaker import BreakerState
+from signalbox.router.select import Candidate, Constraints, SelectionSettings, choose, rank, select
 from signalbox.stats import EndpointStats
 from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from router.live import EndpointInfo
 from signalbox.records import Observation
+from signalbox.router.live import EndpointInfo
 from tests.router.conftest import sim_catalog
 
 CHAT = {

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from simulator.testing import SimulatorThread
+from signalbox.simulator.testing import SimulatorThread
 
 CHAT_BODY = {
     "model": "meta-llama/Llama-3.1-70B-Instruct",

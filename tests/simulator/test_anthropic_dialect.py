@@ -8,7 +8,7 @@ import anthropic
 import httpx
 import pytest
 
-from simulator.testing import SimulatorThread
+from signalbox.simulator.testing import SimulatorThread
 from tests.simulator.conftest import CHARLIE_KEY, MESSAGES_BODY, sse_data, sse_events
 
 

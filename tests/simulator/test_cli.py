@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from signalbox.catalog import parse_catalog
-from simulator.__main__ import main
+from signalbox.simulator.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from simulator.testing import SimulatorThread
+from signalbox.simulator.testing import SimulatorThread
 from tests.simulator.conftest import CHARLIE_KEY, CHAT_BODY, MESSAGES_BODY, sse_data, sse_events
 
 CHAT = "/alpha/v1/chat/completions"

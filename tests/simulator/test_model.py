@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.faults import Fault
-from simulator.model import chunk_texts, endpoint_truth, plan_request, request_rng
-from simulator.scenario import load_scenario
+from signalbox.simulator.faults import Fault
+from signalbox.simulator.model import chunk_texts, endpoint_truth, plan_request, request_rng
+from signalbox.simulator.scenario import load_scenario
 
 DEMO = load_scenario("demo")
 SATURATE = load_scenario("saturate")

@@ -8,7 +8,7 @@ import httpx
 import openai
 import pytest
 
-from simulator.testing import SimulatorThread
+from signalbox.simulator.testing import SimulatorThread
 from tests.simulator.conftest import CHAT_BODY, sse_data
 
 

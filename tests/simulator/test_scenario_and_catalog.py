@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from signalbox.catalog import parse_catalog
-from simulator.catalog import api_key_env, api_key_environment, catalog_toml
-from simulator.scenario import ScenarioError, builtin_names, load_scenario, parse_scenario
+from signalbox.simulator.catalog import api_key_env, api_key_environment, catalog_toml
+from signalbox.simulator.scenario import ScenarioError, builtin_names, load_scenario, parse_scenario
 
 
 def test_builtin_scenarios_include_the_promised_ones() -> None:

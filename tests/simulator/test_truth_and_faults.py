@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from simulator.testing import SimulatorThread
+from signalbox.simulator.testing import SimulatorThread
 from tests.simulator.conftest import CHAT_BODY
 
 
@@ -120,7 +120,7 @@ output_tokens_median = 200
 
 
 def test_streams_above_capacity_show_as_load_in_truth() -> None:
-    from simulator.scenario import parse_scenario
+    from signalbox.simulator.scenario import parse_scenario
 
     body = {"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": True}
     with SimulatorThread(parse_scenario(LOADED)) as sim, httpx.Client(timeout=10) as client:

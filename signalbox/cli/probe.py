@@ -1,8 +1,8 @@
-"""``signalbox probe [--once]``: a thin layer over :class:`probe.service.ProbeService`.
+"""``signalbox probe [--once]``: the probe service, composed with the cluster-wide jobs.
 
 Without ``--once`` this is the scheduler process: it probes (claiming each run, so that several
 processes on one store split the endpoints) and, as a leader candidate, runs the alert evaluation,
-rollups and retention when it leads.
+rollups and retention (``signalbox.cluster``) when it leads.
 """
 
 from __future__ import annotations
@@ -121,24 +121,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run ``signalbox probe``: 0 on success (for --once: at least one probe ok), 1 otherwise."""
     import asyncio
     import logging
+    import os
     import sys
+    from datetime import timedelta
 
-    from probe.service import ProbeService
+    from signalbox.cluster import ClusterJobs
+    from signalbox.probe.service import ProbeService
 
     # httpx and APScheduler log every request / job run at INFO: lines per probe are noise
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         for name in ("httpx", "apscheduler.executors", "apscheduler.scheduler"):
             logging.getLogger(name).setLevel(logging.WARNING)
     router_url = None if args.no_router_poll else (args.router_url or settings.router_url)
+    jobs = None
+    if not args.no_leader_jobs and not args.once:
+        jobs = ClusterJobs(
+            env=os.environ,
+            retention=timedelta(days=settings.raw_retention_days),
+            alert_interval_s=args.alert_interval,
+            rollup_interval_s=args.rollup_interval,
+            grace_s=args.grace,
+        )
     service = ProbeService(
         settings,
         router_url=router_url,
         grace_s=args.grace,
         metrics_port=args.metrics_port,
-        leader_jobs=not args.no_leader_jobs,
+        companion=jobs,
         claims=not args.no_claims,
-        alert_interval_s=args.alert_interval,
-        rollup_interval_s=args.rollup_interval,
         drop_lag_ms=args.drop_lag_ms,
     )
     if args.once:

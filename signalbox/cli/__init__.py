@@ -1,7 +1,11 @@
-"""The ``signalbox`` command: a thin layer over functions in the core and the services.
+"""The ``signalbox`` command: the layer above the core and the services.
 
-Each service package owns a light ``cli`` module with ``add_arguments(parser)`` and
-``run(args, settings) -> int``; heavy imports happen inside ``run`` so that ``--help`` is fast.
+Nothing below imports this package. Each command is a module with ``add_arguments(parser)`` and
+``run(args, settings) -> int``: the compositions live here (``demo`` starts every service,
+``probe`` runs the probe service with the cluster-wide jobs beside it, ``route``, ``alerts`` and
+``replay`` are clients of the router and the store); services that need no composition keep their
+own (``signalbox.router.cli``, ``signalbox.dashboard.cli``, ``signalbox.simulator.cli``). Heavy
+imports happen inside ``run`` so that ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ from pydantic import ValidationError
 from signalbox.catalog import CatalogError
 from signalbox.db import DatabaseURLError
 from signalbox.errors import CommandError
+from signalbox.logs import configure_logging
 from signalbox.settings import Settings
 
 # command name -> (module with add_arguments/run, help)
 SERVICE_COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("signalbox.demo_cli", "run the whole product on SQLite with the simulated fleet"),
-    "probe": ("probe.cli", "probe every endpoint on a schedule (or --once)"),
-    "router": ("router.cli", "serve the routing API and the OpenAI-compatible proxy"),
-    "route": ("router.route_cli", "print the current ranking for a model"),
-    "dashboard": ("dashboard.cli", "serve the Dash console"),
-    "simulate": ("simulator.cli", "serve the simulated provider fleet"),
-    "alerts": ("signalbox.alerts_cli", "list firing alerts and recent history"),
-    "replay": ("signalbox.replay_cli", "what a routing policy would have gained on stored history"),
+    "demo": ("signalbox.cli.demo", "run the whole product on SQLite with the simulated fleet"),
+    "probe": ("signalbox.cli.probe", "probe every endpoint on a schedule (or --once)"),
+    "router": ("signalbox.router.cli", "serve the routing API and the OpenAI-compatible proxy"),
+    "route": ("signalbox.cli.route", "print the current ranking for a model"),
+    "dashboard": ("signalbox.dashboard.cli", "serve the Dash console"),
+    "simulate": ("signalbox.simulator.cli", "serve the simulated provider fleet"),
+    "alerts": ("signalbox.cli.alerts", "list firing alerts and recent history"),
+    "replay": ("signalbox.cli.replay", "what a routing policy would have gained on stored history"),
 }
 
 
@@ -139,17 +144,6 @@ def _run_check(settings: Settings) -> int:
     return 0
 
 
-def configure_logging(level: str) -> None:
-    """One log format for every command (and for the router's worker processes)."""
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Library chatter (a line per HTTP request, per migration step) drowns what matters.
-    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
-    for name in ("alembic", "httpx", "httpx2", "httpcore", "openai", "waitress.queue"):
-        logging.getLogger(name).setLevel(max(quiet, logging.getLogger(name).level))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
@@ -188,7 +182,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def settings_debug() -> bool:
     """Whether to show tracebacks (SIGNALBOX_LOG_LEVEL=DEBUG)."""
     return logging.getLogger().isEnabledFor(logging.DEBUG)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

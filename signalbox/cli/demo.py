@@ -1,6 +1,6 @@
 """``signalbox demo``: the whole product on the embedded SQLite with the simulated provider fleet.
 
-Like ``cli.py`` this is a composition root, not core logic: it starts each service as its own
+Like the rest of ``signalbox.cli`` this is a composition root, not core logic: it starts each service as its own
 process (simulator, probe scheduler, router, dashboard), so that each keeps its own event loop, then
 drives light traffic through the router with the official openai SDK until Ctrl-C.
 """
@@ -124,9 +124,9 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from signalbox import migrate
     from signalbox.catalog import load_catalog
     from signalbox.db import make_engine
+    from signalbox.simulator.catalog import api_key_environment, catalog_toml
+    from signalbox.simulator.scenario import ScenarioError, load_scenario
     from signalbox.sync import sync_catalog
-    from simulator.catalog import api_key_environment, catalog_toml
-    from simulator.scenario import ScenarioError, load_scenario
 
     host = args.host
     ports = {
