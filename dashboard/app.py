@@ -58,7 +58,7 @@ table.grid td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .controls .dash-radioitems label, .controls .radio label { margin-right: 12px; font-size: 14px; }
 .graphs { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
 .graphs .card { margin-bottom: 0; padding: 4px; }
-.model-row { display: grid; grid-template-columns: minmax(0, 1fr) 400px; gap: 16px; }
+.model-row { display: grid; grid-template-columns: minmax(0, 1fr); gap: 8px; }
 .model-row .tablebox { overflow-x: auto; }
 a.action { font-size: 14px; }
 """

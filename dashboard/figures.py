@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from signalbox.dashboard.colors import color_for
+from signalbox.dashboard.reasons import reason_kind
 
 Figure = dict[str, Any]
 TimeRange = tuple[datetime, datetime]
@@ -261,14 +262,20 @@ def samples_figure(
         barmode="stack",
         bargap=0 if many else 0.1,
     )
+    largest = series.group_by("bucket").agg(pl.col("n").sum())["n"].max()
+    fig_layout["yaxis"] = count_axis("observations per bucket", int(largest or 1))
     return {"data": traces, "layout": fig_layout}
 
 
 def sparkline(
-    series: pl.DataFrame, colors: dict[str, str], x_range: TimeRange | None = None
+    series: pl.DataFrame,
+    colors: dict[str, str],
+    x_range: TimeRange | None = None,
+    title: str = "tokens/s p50, last hour",
 ) -> Figure:
-    """The overview's small last-hour trend: tps p50 per minute, one line per provider; pinned
-    to the last hour, so a provider gone quiet shows as a line that stops short."""
+    """The overview's small trend: tps p50 per bucket, one line per provider; pinned to the
+    range given (the last hour, or since the first data when there is less), so a provider gone
+    quiet shows as a line that stops short."""
     data = series.filter(pl.col("tps_p50").is_not_null())
     if data.is_empty():
         return message_figure("no observations in the last hour", height=170)
@@ -285,7 +292,7 @@ def sparkline(
         for provider, rows in _by_provider(data)
     ]
     fig_layout = layout(
-        "tokens/s p50, last hour",
+        title,
         "tok/s",
         height=170,
         x_range=x_range,
@@ -293,14 +300,22 @@ def sparkline(
         showlegend=False,
         font={"family": FONT, "size": 11, "color": "#2a3f5f"},
     )
-    fig_layout["title"] = {"text": "tokens/s p50, last hour", "x": 0.01, "font": {"size": 12}}
-    fig_layout["xaxis"].update(title=None, tickformat="%H:%M")
+    fig_layout["title"] = {"text": title, "x": 0.01, "font": {"size": 12}}
+    fig_layout["xaxis"]["title"] = None
+    if x_range is None or x_range[1] - x_range[0] >= timedelta(minutes=30):
+        fig_layout["xaxis"]["tickformat"] = "%H:%M"  # shorter spans: plotly adds the seconds
     fig_layout["yaxis"]["title"] = {"text": "tok/s", "standoff": 4}
     return {"data": traces, "layout": fig_layout}
 
 
-def share_figure(decisions: pl.DataFrame, colors: dict[str, str], bucket: timedelta) -> Figure:
-    """Share of routing decisions per provider per bucket, stacked to 100 %."""
+def share_figure(
+    decisions: pl.DataFrame,
+    colors: dict[str, str],
+    bucket: timedelta,
+    x_range: TimeRange | None = None,
+) -> Figure:
+    """Share of routing decisions per provider per bucket: bars stacked to 100 % (a bar, unlike
+    a filled line, shows even when every decision falls in one bucket)."""
     title = SHARE_TITLE
     if decisions.is_empty():
         return message_figure("no routing decisions in this window", title)
@@ -313,41 +328,54 @@ def share_figure(decisions: pl.DataFrame, colors: dict[str, str], bucket: timede
     )
     traces = [
         {
-            "type": "scatter",
+            "type": "bar",
             "x": _times(rows["bucket"]),
             "y": rows["count"].to_list(),
             "customdata": rows["count"].to_list(),
             "name": provider,
-            "mode": "lines",
-            "stackgroup": "share",
-            "groupnorm": "percent",
-            "line": {"color": color_for(colors, provider), "width": 0.5},
-            "fillcolor": color_for(colors, provider),
+            "marker": {"color": color_for(colors, provider), "line": {"width": 0}},
             "hovertemplate": "%{y:.0f}% (%{customdata} decisions)",
+            # bars are centred on their x: shift each to the middle of its bucket
+            "offset": 0,
+            "width": bucket.total_seconds() * 1000,
         }
         for provider, rows in _by_provider(counts)
     ]
-    fig_layout = layout(title, "share of decisions (%)")
+    fig_layout = layout(title, "share of decisions (%)", x_range=x_range)
+    fig_layout.update(barmode="stack", barnorm="percent", bargap=0)
     fig_layout["yaxis"].update(range=[0, 100], ticksuffix="%", rangemode=None)
     return {"data": traces, "layout": fig_layout}
 
 
-def _short(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def count_axis(title: str | None, largest: int) -> dict[str, Any]:
+    """An axis of whole counts: ticks on integers (no 0.5 steps when counts are small)."""
+    magnitude = 1
+    while True:
+        for step in (magnitude, 2 * magnitude, 5 * magnitude):
+            if largest / step <= 10:
+                return _axis(title, tickformat=",d", dtick=step, rangemode="tozero")
+        magnitude *= 10
 
 
 def reasons_figure(decisions: pl.DataFrame, colors: dict[str, str]) -> Figure:
-    """How often each reason was given, split by the provider chosen."""
+    """How often each kind of reason was given (best for X, shares within N %, panic, …), split
+    by the provider chosen."""
     title = REASONS_TITLE
     if decisions.is_empty():
         return message_figure("no routing decisions in this window", title)
-    counts = decisions.group_by("reason", "provider").agg(pl.len().alias("count"))
-    order = counts.group_by("reason").agg(pl.col("count").sum()).sort("count")["reason"]
+    counts = (
+        decisions.with_columns(
+            pl.col("reason").map_elements(reason_kind, return_dtype=pl.String).alias("kind")
+        )
+        .group_by("kind", "provider")
+        .agg(pl.len().alias("count"))
+    )
+    totals = counts.group_by("kind").agg(pl.col("count").sum()).sort("count", "kind")
     traces = [
         {
             "type": "bar",
             "orientation": "h",
-            "y": [_short(r) for r in rows["reason"].to_list()],
+            "y": rows["kind"].to_list(),
             "x": rows["count"].to_list(),
             "name": provider,
             "marker": {"color": color_for(colors, provider)},
@@ -355,12 +383,10 @@ def reasons_figure(decisions: pl.DataFrame, colors: dict[str, str]) -> Figure:
         }
         for provider, rows in _by_provider(counts)
     ]
-    fig_layout = layout(title, None, height=max(260, 110 + 34 * len(order)))
+    fig_layout = layout(title, None, height=max(240, 120 + 34 * totals.height))
     fig_layout.update(barmode="stack", hovermode="y unified")
-    fig_layout["xaxis"] = _axis("decisions (count)")
-    fig_layout["yaxis"] = _axis(
-        None, categoryorder="array", categoryarray=[_short(r) for r in order.to_list()]
-    )
+    fig_layout["xaxis"] = count_axis("decisions (count)", int(totals["count"].max() or 1))
+    fig_layout["yaxis"] = _axis(None, categoryorder="array", categoryarray=totals["kind"].to_list())
     return {"data": traces, "layout": fig_layout}
 
 

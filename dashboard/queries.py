@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from signalbox.dashboard.shape import (
     series_from_raw,
     series_from_rollup,
 )
+from signalbox.dashboard.timespan import fitted_bucket
 from signalbox.rollup import floor_ts
 from signalbox.schema import Alert, Decision, Endpoint, Observation, Observation1h, Observation1m
 from signalbox.schema import Provider as ProviderRow
@@ -100,20 +102,35 @@ def _rollup(table: type, ids: Sequence[int], since: datetime, source: str | None
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A model's chart rows over a window, the bucket they use (fitted to the data's span) and
+    the first data's time (None: no data)."""
+
+    frame: pl.DataFrame
+    bucket: timedelta
+    first: datetime | None
+
+
 def series(
     engine: Engine, eps: pl.DataFrame, model: str, window: str, source: str, now: datetime
-) -> pl.DataFrame:
-    """One row per (provider, bucket) for ``model`` over ``window`` (a key of ``WINDOWS``)."""
+) -> Series:
+    """One row per (provider, bucket) for ``model`` over ``window`` (a key of ``WINDOWS``), in
+    buckets that fit the span the data covers."""
     win = WINDOWS[window]
     model_eps = eps.filter(pl.col("model") == model)
     ids = model_eps["endpoint_id"].to_list()
     since = floor_ts(now - win.span, win.bucket)
     if win.table == "raw":
         raw = frame(engine, _raw(ids, since, source), RAW_SCHEMA)
-        return series_from_raw(raw, model_eps, win.bucket)
+        first = raw["ts"].min() if raw.height else None
+        bucket = fitted_bucket(first, now, win.finest, win.bucket)
+        return Series(series_from_raw(raw, model_eps, bucket), bucket, first)
     table = Observation1m if win.table == "1m" else Observation1h
     rows = frame(engine, _rollup(table, ids, since, source), ROLLUP_SCHEMA)
-    return series_from_rollup(rows, model_eps, win.bucket)
+    first = rows["bucket"].min() if rows.height else None
+    bucket = fitted_bucket(first, now, win.finest, win.bucket)
+    return Series(series_from_rollup(rows, model_eps, bucket), bucket, first)
 
 
 def last_seen(engine: Engine) -> pl.DataFrame:
@@ -131,7 +148,7 @@ def last_seen(engine: Engine) -> pl.DataFrame:
 
 def overview(engine: Engine, eps: pl.DataFrame, now: datetime, recent_s: float) -> dict[str, Any]:
     """What the overview draws: per-endpoint recent stats with their last-seen time, and the
-    last hour per minute per provider for every model."""
+    last hour per provider for every model (per minute; finer when the data covers less)."""
     enabled = eps.filter(pl.col("enabled"))
     ids = enabled["endpoint_id"].to_list()
     hour = frame(
@@ -141,15 +158,17 @@ def overview(engine: Engine, eps: pl.DataFrame, now: datetime, recent_s: float) 
     )
     recent = hour.filter(pl.col("ts") >= now - timedelta(seconds=recent_s))
     stats = recent_stats(recent, enabled).join(last_seen(engine), on="endpoint_id", how="left")
+    first = hour["ts"].min() if hour.height else None
+    bucket = fitted_bucket(first, now, timedelta(seconds=10), timedelta(minutes=1))
     trends = {
         model: series_from_raw(
             hour.filter(pl.col("endpoint_id").is_in(group["endpoint_id"].to_list())),
             group,
-            timedelta(minutes=1),
+            bucket,
         )
         for (model,), group in enabled.group_by("model")
     }
-    return {"stats": stats, "trends": trends}
+    return {"stats": stats, "trends": trends, "trend_first": first, "trend_bucket": bucket}
 
 
 def _alerts(engine: Engine, stmt: Select[Any], eps: pl.DataFrame) -> pl.DataFrame:

@@ -67,23 +67,26 @@ def rolling_span(bucket: timedelta) -> timedelta:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A chart window: how far back, which table it reads and the bucket it draws."""
+    """A chart window: how far back, which table it reads and the bucket it draws when data
+    covers it; less data gets finer buckets, down to what the table holds (``finest``)."""
 
     key: str
     label: str
     span: timedelta
     table: str  # "raw", "1m" or "1h"
     bucket: timedelta
+    finest: timedelta
 
 
+_RAW, _MINUTE, _HOUR = timedelta(seconds=10), timedelta(minutes=1), timedelta(hours=1)
 WINDOWS: dict[str, Window] = {
     w.key: w
     for w in (
-        Window("15m", "15 min", timedelta(minutes=15), "raw", timedelta(seconds=30)),
-        Window("1h", "1 hour", timedelta(hours=1), "raw", timedelta(minutes=1)),
-        Window("24h", "24 hours", timedelta(hours=24), "1m", timedelta(minutes=10)),
-        Window("7d", "7 days", timedelta(days=7), "1h", timedelta(hours=1)),
-        Window("30d", "30 days", timedelta(days=30), "1h", timedelta(hours=4)),
+        Window("15m", "15 min", timedelta(minutes=15), "raw", timedelta(seconds=30), _RAW),
+        Window("1h", "1 hour", timedelta(hours=1), "raw", timedelta(minutes=1), _RAW),
+        Window("24h", "24 hours", timedelta(hours=24), "1m", timedelta(minutes=10), _MINUTE),
+        Window("7d", "7 days", timedelta(days=7), "1h", timedelta(hours=1), _HOUR),
+        Window("30d", "30 days", timedelta(days=30), "1h", timedelta(hours=4), _HOUR),
     )
 }
 DEFAULT_WINDOW = "1h"

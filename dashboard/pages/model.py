@@ -34,6 +34,7 @@ from signalbox.dashboard.notices import (
     notice,
 )
 from signalbox.dashboard.shape import DEFAULT_WINDOW, SOURCES, WINDOWS, rolling_span
+from signalbox.dashboard.timespan import fitted_range
 
 PATH = "/model"
 NAME = "Model"
@@ -109,11 +110,18 @@ def search_for(model: str | None, window: str, source: str) -> str:
 
 
 def charts(ctx: DashContext, model: str | None, window: str, source: str) -> tuple[Any, ...]:
-    """Status line and the five figures for one selection; messages instead of errors."""
+    """Status line and the five figures for one selection; messages instead of errors. Buckets
+    and time axes fit the data that exists (a store minutes old is not squeezed into the right
+    edge of a day)."""
     window = window if window in WINDOWS else DEFAULT_WINDOW
     win = WINDOWS[window]
-    rolling = format_duration(rolling_span(win.bucket).total_seconds())
-    titles = (TPS.title, TTFT_TITLE, errors_metric(rolling).title, COST.title, SAMPLES_TITLE)
+    titles = (
+        TPS.title,
+        TTFT_TITLE,
+        errors_metric(format_duration(rolling_span(win.bucket).total_seconds())).title,
+        COST.title,
+        SAMPLES_TITLE,
+    )
     if model is None:
         status = no_model_notice(ctx.engine, "the model list")
         text = "database unreachable" if "unreachable" in str(status.children) else "no model"
@@ -121,11 +129,13 @@ def charts(ctx: DashContext, model: str | None, window: str, source: str) -> tup
     now = ctx.now()
     try:
         eps = queries.endpoints(ctx.engine)
-        data = queries.series(ctx.engine, eps, model, window, source, now)
+        fitted = queries.series(ctx.engine, eps, model, window, source, now)
     except Exception as exc:
         message = describe_failure(exc, f"the charts of {model}")
         blank = [message_figure("database unreachable", title) for title in titles]
         return (notice(message, "error"), *blank)
+    data, bucket = fitted.frame, fitted.bucket
+    rolling = format_duration(rolling_span(bucket).total_seconds())
     colors = colors_for_endpoints(zip(eps["provider_id"], eps["provider"], strict=True))
     expected = eps.filter((pl.col("model") == model) & pl.col("enabled"))["provider"].to_list()
     seen = set(data["provider"].unique().to_list())
@@ -145,12 +155,13 @@ def charts(ctx: DashContext, model: str | None, window: str, source: str) -> tup
     parts.append(
         html.Div(
             f"{model} · last {win.label} · {SOURCE_LABELS.get(source, source)} · "
-            f"{format_duration(win.bucket.total_seconds())} buckets from {table} · "
+            f"{format_duration(bucket.total_seconds())} buckets from {table} · "
             f"updated {now:%H:%M:%S} UTC",
             style={"color": "#666", "fontSize": "13px", "marginBottom": "8px"},
         )
     )
-    common = {"empty_message": empty, "x_range": (now - win.span, now)}
+    x_range = fitted_range((now - win.span, now), fitted.first, bucket)
+    common = {"empty_message": empty, "x_range": x_range}
     return (
         parts,
         metric_figure(data, colors, TPS, **common),

@@ -18,6 +18,7 @@ from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.figures import format_duration, message_figure, sparkline
 from signalbox.dashboard.notices import EMPTY_STORE, describe_failure, notice
 from signalbox.dashboard.ranking import OBJECTIVES, rank
+from signalbox.dashboard.timespan import fitted_range
 
 PATH = "/"
 NAME = "Overview"
@@ -144,7 +145,7 @@ def ranking_table(
         "last seen",
         *[f"rank: {o}" for o in OBJECTIVES],
     ]
-    return table(headers, rows, numeric=range(2, 12))
+    return table(headers, rows, numeric=range(2, len(headers)))
 
 
 def register(app: dash.Dash, ctx: DashContext) -> None:
@@ -204,6 +205,11 @@ def refresh(ctx: DashContext, models: list[str]) -> tuple[Any, Any, list, list]:
         stale_after_s=ctx.stale_after_s,
         firing_endpoint_ids=set(firing["endpoint_id"].to_list()),
     )
+    first, bucket = data["trend_first"], data["trend_bucket"]
+    trend_range = fitted_range((now - timedelta(hours=1), now), first, bucket)
+    trend_title = "tokens/s p50, last hour"
+    if trend_range[0] > now - timedelta(hours=1):
+        trend_title = f"tokens/s p50 since {trend_range[0]:%H:%M} UTC (all data so far)"
     tables, sparks = [], []
     for model in models:
         part = ranked.filter(pl.col("model") == model)
@@ -214,7 +220,7 @@ def refresh(ctx: DashContext, models: list[str]) -> tuple[Any, Any, list, list]:
         )
         trend = data["trends"].get(model)
         sparks.append(
-            sparkline(trend, colors, (now - timedelta(hours=1), now))
+            sparkline(trend, colors, trend_range, trend_title)
             if trend is not None
             else message_figure("no observations in the last hour", height=170)
         )

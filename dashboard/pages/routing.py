@@ -1,5 +1,6 @@
-"""Routing page: the share of sampled routing decisions per provider over time, and the reasons
-given, for one model (``/routing?model=M&window=24h``)."""
+"""Routing page: the share of sampled routing decisions per provider over time, and the kinds of
+reason given, for one model (``/routing?model=M&window=24h``). Buckets and the time axis fit the
+decisions that exist in the window."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.figures import (
     REASONS_TITLE,
     SHARE_TITLE,
+    format_duration,
     message_figure,
     reasons_figure,
     share_figure,
@@ -27,17 +29,24 @@ from signalbox.dashboard.notices import (
     no_model_notice,
     notice,
 )
+from signalbox.dashboard.timespan import fitted_bucket, fitted_range
 
 PATH = "/routing"
 NAME = "Routing"
 
-# window -> (span, bucket)
+# window -> (span, coarsest bucket); the bucket used fits the decisions' span (dashboard.timespan)
+FINEST_BUCKET = timedelta(seconds=10)
 WINDOWS = {
     "1h": (timedelta(hours=1), timedelta(minutes=5)),
     "24h": (timedelta(hours=24), timedelta(hours=1)),
     "7d": (timedelta(days=7), timedelta(hours=6)),
 }
 LABELS = {"1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+SAMPLING = (
+    "Routers store a random sample of their decisions (the catalog's [routing] "
+    "decision_sample_rate, 10 % by default, at most 50 a second per router); "
+    "signalbox_router_decisions_total in /metrics counts every one."
+)
 RECENT = 15
 
 
@@ -121,9 +130,12 @@ def refresh(ctx: DashContext, model: str | None, window: str) -> tuple[Any, ...]
         [fmt_ts(r["ts"]), r["objective"], provider_cell(r["provider"], colors), r["reason"]]
         for r in rows.head(RECENT).iter_rows(named=True)
     ]
+    first = rows["ts"].min() if rows.height else None
+    bucket = fitted_bucket(first, now, FINEST_BUCKET, bucket)
     status = html.Div(
-        f"{model} · last {LABELS.get(window, window)} · {rows.height} sampled decisions · "
-        f"updated {now:%H:%M:%S} UTC",
+        f"{model} · last {LABELS.get(window, window)} · {rows.height} decisions recorded "
+        f"({format_duration(bucket.total_seconds())} buckets) · updated {now:%H:%M:%S} UTC. "
+        f"{SAMPLING}",
         style={"color": "#666", "fontSize": "13px", "marginBottom": "8px"},
     )
     recent_view = (
@@ -131,4 +143,5 @@ def refresh(ctx: DashContext, model: str | None, window: str) -> tuple[Any, ...]
         if recent
         else html.Div("No routing decision recorded in this window.")
     )
-    return status, share_figure(rows, colors, bucket), reasons_figure(rows, colors), recent_view
+    share = share_figure(rows, colors, bucket, fitted_range((now - span, now), first, bucket))
+    return status, share, reasons_figure(rows, colors), recent_view

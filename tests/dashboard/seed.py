@@ -215,17 +215,25 @@ def alert_rows(ids: dict[tuple[str, str], int], now: datetime) -> list[dict]:
     ]
 
 
-def decision_rows(ids: dict[tuple[str, str], int], now: datetime, *, hours: float) -> list[dict]:
-    """Decisions every 5 minutes: the fastest provider by the synthetic truth is chosen."""
+def decision_rows(
+    ids: dict[tuple[str, str], int], now: datetime, *, hours: float, step_s: float = 300.0
+) -> list[dict]:
+    """Decisions every ``step_s``, with reasons worded as the router words them: the fastest
+    provider by the synthetic truth for throughput, bravo for latency, now and then exploring."""
     rows = []
-    for i in range(int(hours * 12)):
-        ts = now - timedelta(minutes=5 * i)
+    for i in range(int(hours * 3600 / step_s)):
+        ts = now - timedelta(seconds=step_s * i)
         best = max(PROFILES, key=lambda p: tps_at(p, ts))
         objective = "throughput" if i % 4 else "latency"
         if objective == "latency":
-            best, reason = "bravo", "lowest TTFT p50"
+            best = "bravo"
+            reason = (
+                f"bravo: best for latency (ttft p50 {PROFILES['bravo'][2]:.0f} ms, p_success 0.97)"
+            )
+        elif i % 7:
+            reason = f"{best}: best for throughput (tps p50 {tps_at(best, ts):.0f}, p_success 0.99)"
         else:
-            reason = "highest tps p50" if i % 7 else "exploration share (little data)"
+            reason = f"{best}: exploring, few samples (W={1 + i % 3:.1f})"
         rows.append(
             {
                 "ts": ts,
@@ -238,3 +246,17 @@ def decision_rows(ids: dict[tuple[str, str], int], now: datetime, *, hours: floa
             }
         )
     return rows
+
+
+def seed_fresh_store(engine: Engine, now: datetime, *, minutes: float = 3.0) -> Seeded:
+    """A store as a fresh install leaves it after a few minutes: observations every 5 s per
+    endpoint and decisions every 2 s, rolled up; no alert yet."""
+    report = sync_catalog(engine, parse_catalog(CATALOG_TOML))
+    ids = report.endpoint_ids
+    rows = observation_rows(ids, now, hours=minutes / 60, step_s=5.0)
+    decisions = decision_rows(ids, now, hours=minutes / 60, step_s=2.0)
+    with engine.begin() as conn:
+        conn.execute(insert(Observation.__table__), rows)
+        conn.execute(insert(Decision.__table__), decisions)
+    run_rollups(engine, now)
+    return Seeded(endpoint_ids=ids, now=now, observations=len(rows))

@@ -240,3 +240,113 @@ def test_empty_and_unreachable_stores_show_messages_in_a_real_browser(
                 _shot(driver, f"{name}-{page}")
             driver.get("about:blank")
         engine.dispose()
+
+
+RANGES_JS = """
+return Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+  const xs = (el.data || []).flatMap(t => (t.x || []).map(v => Date.parse(String(v).replace(' ', 'T') + 'Z')));
+  const range = (el._fullLayout && el._fullLayout.xaxis && el._fullLayout.xaxis.range) || [];
+  return {
+    id: (el.closest('.dash-graph') || el).id,
+    traces: (el.data || []).length,
+    names: (el.data || []).map(t => t.name),
+    x_min: xs.length ? Math.min(...xs) : null,
+    x_max: xs.length ? Math.max(...xs) : null,
+    range: range.map(v => Date.parse(String(v).replace(' ', 'T') + 'Z')),
+    y_categories: (el.data || []).flatMap(t => t.orientation === 'h' ? (t.y || []) : []),
+    x_dtick: el.layout && el.layout.xaxis ? el.layout.xaxis.dtick : null,
+  };
+});
+"""
+NO_DATA_NOTICES = ("No observations", "no observations", "nothing to replay", "No routing decision")
+
+
+def _fills_its_axis(graph: dict) -> bool:
+    """The data spans at least a third of the drawn time axis (squeezed, three minutes of data
+    cover 5 % of an hour's axis; fitted, the axis adds about a bucket before them and the
+    running bucket after)."""
+    lo, hi = graph["range"] if len(graph["range"]) == 2 else (None, None)
+    if graph["x_min"] is None or lo is None or hi <= lo:
+        return False
+    return (graph["x_max"] - graph["x_min"]) >= (hi - lo) / 3
+
+
+@pytest.fixture
+def fresh_store(sqlite_url: str) -> Iterator[Engine]:
+    """A store as a new install has it after three minutes of probes and traffic."""
+    from tests.dashboard.seed import seed_fresh_store
+
+    engine = make_engine(sqlite_url)
+    seed_fresh_store(engine, datetime.now(UTC), minutes=3)
+    yield engine
+    engine.dispose()
+
+
+def test_a_store_minutes_old_fills_every_chart_in_a_real_browser(
+    driver: Any, fresh_store: Engine
+) -> None:
+    app = create_app(fresh_store, refresh_s=60)
+    driver.get("about:blank")
+    driver.get_log("browser")
+    with DashboardThread(app) as server:
+
+        def graphs_with_data(prefixes: list[str]) -> Callable[[], Any]:
+            def check() -> list[dict] | None:
+                graphs = driver.execute_script(RANGES_JS)
+                wanted = [g for g in graphs if any(p in g["id"] for p in prefixes)]
+                if len(wanted) < len(prefixes) or not all(g["traces"] for g in wanted):
+                    return None
+                return wanted
+
+            return check
+
+        def no_empty_notice() -> None:
+            # a notice may name the provider that never answered, never one with data
+            lines = driver.find_element("tag name", "body").text.splitlines()
+            empty = [line for line in lines if any(n in line for n in NO_DATA_NOTICES)]
+            named = [line for line in empty if MODEL in line or any(p in line for p in PROVIDERS)]
+            assert not named, named
+
+        # overview: each model's trend has every provider with data and fills its axis; the
+        # ranking table fits the page at 1400 px (no horizontal scroll)
+        driver.get(server.base_url + "/")
+        sparks = _wait("overview trends", graphs_with_data(["ov-spark"]))
+        for spark in sparks:
+            assert _fills_its_axis(spark), spark
+        assert set(PROVIDERS) <= {n for s in sparks for n in s["names"]}
+        overflow = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.tablebox'))"
+            ".map(b => b.scrollWidth - b.clientWidth)"
+        )
+        assert overflow and max(overflow) <= 0, overflow
+        no_empty_notice()
+        _no_secret_or_traceback(driver)
+        _shot(driver, "fresh-overview")
+
+        # model page: every chart has data filling its axis, in the hour and the day windows
+        for window in ("1h", "24h"):
+            driver.get(server.base_url + f"/model?model={MODEL}&window={window}&source=both")
+            charts = _wait(f"{window} charts", graphs_with_data(list(MODEL_GRAPHS)))
+            for chart in charts:
+                assert set(PROVIDERS) <= set(chart["names"]) or "ttft" in chart["id"], chart
+                assert _fills_its_axis(chart), (window, chart)
+            no_empty_notice()
+            _shot(driver, f"fresh-model-{window}")
+
+        # routing page: the share chart fills its axis; reasons are counted by kind on whole
+        # numbers, never by their text with figures in it
+        driver.get(server.base_url + f"/routing?model={MODEL}&window=24h")
+        share, reasons = _wait(
+            "routing charts", graphs_with_data(["routing-share", "routing-reasons"])
+        )
+        assert _fills_its_axis(share), share
+        kinds = set(reasons["y_categories"])
+        assert kinds and not any(ch.isdigit() for kind in kinds for ch in kind), kinds
+        assert isinstance(reasons["x_dtick"], int) and reasons["x_dtick"] >= 1
+        no_empty_notice()
+        _no_secret_or_traceback(driver)
+        _shot(driver, "fresh-routing")
+        driver.get("about:blank")
+
+
+MODEL_GRAPHS = ("model-tps", "model-ttft", "model-errors", "model-cost", "model-samples")

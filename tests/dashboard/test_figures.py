@@ -11,6 +11,7 @@ from signalbox.dashboard.figures import (
     COST,
     TPS,
     alerts_timeline,
+    count_axis,
     errors_metric,
     format_duration,
     metric_figure,
@@ -75,14 +76,44 @@ def test_share_and_reasons_charts_split_decisions_by_provider() -> None:
         {
             "ts": [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)],
             "provider": ["alpha", "bravo", "alpha"],
-            "reason": ["fastest", "fastest", "cheapest"],
+            "reason": [
+                "alpha: best for latency (ttft p50 212 ms, p_success 0.99)",
+                "bravo: best for latency (ttft p50 198 ms, p_success 1.00)",
+                "alpha: best for cost (price 0.35/0.4 USD/Mtok, p_success 1.00)",
+            ],
         }
     )
     share = share_figure(decisions, COLORS, timedelta(minutes=5))
     assert [t["name"] for t in share["data"]] == ["alpha", "bravo"]
     assert share["data"][0]["y"] == [2]
     reasons = reasons_figure(decisions, COLORS)
-    assert reasons["layout"]["yaxis"]["categoryarray"] == ["cheapest", "fastest"]
+    # counted by kind, not by the text with its figures: two "best for latency", one for cost
+    assert reasons["layout"]["yaxis"]["categoryarray"] == ["best for cost", "best for latency"]
+    counts = {t["name"]: dict(zip(t["y"], t["x"], strict=True)) for t in reasons["data"]}
+    assert counts == {
+        "alpha": {"best for cost": 1, "best for latency": 1},
+        "bravo": {"best for latency": 1},
+    }
+
+
+def test_counts_are_drawn_on_whole_number_ticks() -> None:
+    decisions = pl.DataFrame(
+        {"ts": [T0], "provider": ["alpha"], "reason": ["alpha: half-open trial after cooldown"]}
+    )
+    axis = reasons_figure(decisions, COLORS)["layout"]["xaxis"]
+    assert axis["dtick"] == 1 and axis["tickformat"] == ",d"
+    assert count_axis(None, 12)["dtick"] == 2
+    assert count_axis(None, 400)["dtick"] == 50
+
+
+def test_decisions_in_one_bucket_still_draw_a_full_share_bar() -> None:
+    # given every decision in one bucket (a store a minute old)
+    decisions = pl.DataFrame({"ts": [T0, T0], "provider": ["alpha", "bravo"], "reason": ["x", "y"]})
+    fig = share_figure(decisions, COLORS, timedelta(seconds=10))
+    # then each provider is a bar in that bucket, stacked and normalised to 100 %
+    assert [t["type"] for t in fig["data"]] == ["bar", "bar"]
+    assert all(len(t["x"]) == 1 for t in fig["data"])
+    assert fig["layout"]["barnorm"] == "percent" and fig["layout"]["barmode"] == "stack"
 
 
 def test_alert_timeline_bars_last_until_resolved_or_now() -> None:

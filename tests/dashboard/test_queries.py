@@ -18,8 +18,8 @@ NOW = datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
 def test_empty_store_gives_empty_frames(engine: Engine) -> None:
     eps = queries.endpoints(engine)
     assert eps.is_empty()
-    assert queries.series(engine, eps, MODEL, "1h", "both", NOW).is_empty()
-    assert queries.series(engine, eps, MODEL, "30d", "both", NOW).is_empty()
+    assert queries.series(engine, eps, MODEL, "1h", "both", NOW).frame.is_empty()
+    assert queries.series(engine, eps, MODEL, "30d", "both", NOW).frame.is_empty()
     assert queries.firing_alerts(engine, eps).is_empty()
     assert queries.decisions(engine, eps, MODEL, NOW - timedelta(days=1)).is_empty()
 
@@ -28,7 +28,7 @@ def test_every_window_has_each_provider_with_data(engine: Engine) -> None:
     seed_store(engine, NOW, hours=3)
     eps = queries.endpoints(engine)
     for window in ("15m", "1h", "24h", "7d", "30d"):
-        data = queries.series(engine, eps, MODEL, window, "both", NOW)
+        data = queries.series(engine, eps, MODEL, window, "both", NOW).frame
         assert set(data["provider"].unique()) == set(PROFILES), window
         assert SILENT_PROVIDER not in set(data["provider"])
 
@@ -57,9 +57,9 @@ def test_short_windows_read_raw_rows_and_long_ones_the_rollups(engine: Engine) -
             ],
         )
     # then the 24h window shows them and the 1h window (raw) does not
-    day = queries.series(engine, eps, MODEL, "24h", "both", NOW)
+    day = queries.series(engine, eps, MODEL, "24h", "both", NOW).frame
     assert day["n"].sum() == 7 and day["tps_p50"][0] == 55.0
-    assert queries.series(engine, eps, MODEL, "1h", "both", NOW).is_empty()
+    assert queries.series(engine, eps, MODEL, "1h", "both", NOW).frame.is_empty()
 
 
 def test_source_filter_keeps_only_that_source(engine: Engine) -> None:
@@ -82,7 +82,7 @@ def test_source_filter_keeps_only_that_source(engine: Engine) -> None:
         conn.execute(insert(Observation.__table__), rows)
     model = eps["model"][0]
     count = {
-        src: queries.series(engine, eps, model, "15m", src, NOW)["n"].sum()
+        src: queries.series(engine, eps, model, "15m", src, NOW).frame["n"].sum()
         for src in ("probe", "traffic", "both")
     }
     assert count == {"probe": 2, "traffic": 1, "both": 3}
