@@ -21,6 +21,7 @@ from signalbox.records import Observation
 from signalbox.router.breaker import BreakerSettings
 from signalbox.router.decisions import DecisionLog
 from signalbox.router.errors import ApiError, error_response, from_api_error
+from signalbox.router.fields import echo
 from signalbox.router.follow import StoreFollower, describe_db_error
 from signalbox.router.handlers import add_routes, gauges
 from signalbox.router.live import EndpointInfo, LiveState
@@ -88,13 +89,16 @@ def _guard(api_keys: list[str], metrics: Metrics) -> Callable:
                 )
             elif exc.status == 404:
                 response = error_response(
-                    404, f"no route {request.method} {request.path}", "not_found"
+                    404, f"no route {echo(request.method)} {echo(request.path)}", "not_found"
                 )
-            elif exc.status == 405:
+            elif isinstance(exc, web.HTTPMethodNotAllowed):
+                allowed = ", ".join(sorted(exc.allowed_methods))
                 response = error_response(
                     405,
-                    f"method {request.method} not allowed on {request.path}",
+                    f"method {echo(request.method)} not allowed on {echo(request.path)} "
+                    f"(allowed: {allowed})",
                     "method_not_allowed",
+                    headers={"Allow": allowed},  # RFC 9110: a 405 says what is allowed
                 )
             else:
                 response = error_response(exc.status, exc.reason, "http_error")

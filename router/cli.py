@@ -35,9 +35,8 @@ def serve(settings: Settings, worker: int | None = None) -> None:
     ``worker`` (0..N-1) marks a process of a multi-worker router: it binds with SO_REUSEPORT."""
     import asyncio
 
-    from aiohttp import web
-
     from signalbox.router.app import create_app
+    from signalbox.router.server import serve_app
 
     try:
         import uvloop
@@ -51,13 +50,15 @@ def serve(settings: Settings, worker: int | None = None) -> None:
     # bench/bench_route.py --rate: open-loop p99 2.5 -> 1.5 ms, closed-loop 8.9k -> 11.2k req/s).
     sys.setswitchinterval(0.0005)
     app = create_app(settings, worker=worker)
-    web.run_app(
-        app,
-        host=settings.router_host,
-        port=settings.router_port,
-        access_log=None,
-        print=None,
-        reuse_port=worker is not None,
+    # a worker ignores SIGINT: its parent decides when workers stop (and sends SIGTERM)
+    asyncio.run(
+        serve_app(
+            app,
+            settings.router_host,
+            settings.router_port,
+            reuse_port=worker is not None,
+            stop_on_sigint=worker is None,
+        )
     )
 
 

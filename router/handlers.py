@@ -10,6 +10,7 @@ from aiohttp import web
 
 from signalbox.router.errors import ApiError, error_response
 from signalbox.router.fallback import ProvidersExhausted, UpstreamClientError
+from signalbox.router.fields import echo
 from signalbox.router.openapi import OPENAPI
 from signalbox.router.params import RouteRequest, chat_request, route_query
 from signalbox.router.select import Decision, Ranked, choose, rank
@@ -37,7 +38,10 @@ def decide(state: RouterState, rr: RouteRequest, allow_trial: bool) -> tuple[Dec
     live = state.live
     if rr.model not in live.by_model:
         raise ApiError(
-            404, f"model '{rr.model}' is not in the catalog (see GET /v1/models)", "model_not_found"
+            404,
+            f"model '{echo(rr.model)}' is not in the catalog (see GET /v1/models)",
+            "model_not_found",
+            param="model",
         )
     objective = rr.objective or DEFAULT_OBJECTIVE
     now = state.clock()
@@ -125,6 +129,13 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     """``POST /v1/chat/completions``: select, then forward with fallback."""
     received_ns = time.perf_counter_ns()
     state = request.app[STATE]
+    if request.headers.get("Content-Type") and request.content_type != JSON:
+        raise ApiError(
+            415,
+            f"Content-Type '{echo(request.content_type, 40)}' is not supported: send the body as "
+            "JSON with Content-Type: application/json",
+            "unsupported_media_type",
+        )
     raw = await request.read()
     try:
         body = orjson.loads(raw)
@@ -173,7 +184,9 @@ async def endpoints(request: web.Request) -> web.Response:
     live = state.live
     model = request.query.get("model")
     if model is not None and model not in live.by_model:
-        raise ApiError(404, f"model '{model}' is not in the catalog", "model_not_found")
+        raise ApiError(
+            404, f"model '{echo(model)}' is not in the catalog", "model_not_found", param="model"
+        )
     now = state.clock()
     data = []
     for name, infos in live.by_model.items():

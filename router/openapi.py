@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from signalbox.router.fields import (
+    FUNCTION_NAME_PATTERN,
+    MAX_STOP,
+    MAX_TOKENS,
+    ROLES,
+    TOOL_CHOICES,
+)
+from signalbox.stats.scoring import OBJECTIVES
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -27,6 +36,36 @@ _NUM = {"type": "number", "minimum": 0}
 _OBJECTIVE = {"type": "string", "enum": ["throughput", "latency", "e2e", "cost", "balanced"]}
 _AUTH = {"401": _err("missing or wrong API key (when SIGNALBOX_API_KEYS is set)")}
 _NULLNUM = {"type": "number", "nullable": True}
+FUNCTION_NAME = {"type": "string", "pattern": FUNCTION_NAME_PATTERN}
+_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string"},
+        "schema": {"type": "object"},
+        "strict": {"type": "boolean", "nullable": True},
+    },
+}
+# one server-sent event of a streamed completion (OpenAPI before 3.2: ``schema`` is per event)
+_SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "string",
+            "description": "a chat.completion.chunk as JSON, an OpenAI-shaped error object when "
+            "the upstream fails mid-stream, or [DONE]",
+        },
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+    },
+}
+# a catalog model name (signalbox.catalog.Model), optionally suffixed with an objective
+_MODEL = {
+    "type": "string",
+    "minLength": 1,
+    "pattern": rf"^[A-Za-z0-9_.:/-]+(@({'|'.join(OBJECTIVES)}))?$",
+}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -49,6 +88,11 @@ OPENAPI: dict[str, Any] = {
                         "properties": {
                             "message": {"type": "string"},
                             "type": {"type": "string"},
+                            "param": {
+                                "type": "string",
+                                "nullable": True,
+                                "description": "the request field at fault, if one is",
+                            },
                             "code": {"type": "string"},
                         },
                     }
@@ -130,26 +174,140 @@ OPENAPI: dict[str, Any] = {
             "ChatRequest": {
                 "type": "object",
                 "required": ["model", "messages"],
+                "description": "OpenAI's chat-completion request; the fields below are checked "
+                "for type and range (a 400 names the field), others pass through to the provider.",
                 "properties": {
-                    "model": {
-                        "type": "string",
-                        "description": "canonical model, optionally @objective",
-                    },
+                    "model": {**_MODEL, "description": "canonical model, optionally @objective"},
                     "messages": {
                         "type": "array",
                         "minItems": 1,
                         "items": {
                             "type": "object",
-                            "required": ["role", "content"],
+                            "required": ["role"],
                             "properties": {
-                                "role": {"type": "string"},
-                                "content": {"type": "string"},
+                                "role": {"type": "string", "enum": list(ROLES)},
+                                "content": {
+                                    "nullable": True,
+                                    "oneOf": [
+                                        {"type": "string"},
+                                        {
+                                            "type": "array",
+                                            "items": {
+                                                "type": "object",
+                                                "required": ["type"],
+                                                "properties": {"type": {"type": "string"}},
+                                            },
+                                        },
+                                    ],
+                                },
                             },
                         },
                     },
-                    "stream": {"type": "boolean"},
-                    "max_tokens": {"type": "integer", "minimum": 1},
-                    "provider": {"$ref": "#/components/schemas/ProviderPreferences"},
+                    "stream": {"nullable": True, "type": "boolean"},
+                    "stream_options": {
+                        "nullable": True,
+                        "type": "object",
+                        "properties": {"include_usage": {"type": "boolean"}},
+                    },
+                    "max_tokens": {
+                        "nullable": True,
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_TOKENS,
+                    },
+                    "max_completion_tokens": {
+                        "nullable": True,
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_TOKENS,
+                    },
+                    "temperature": {"nullable": True, "type": "number", "minimum": 0, "maximum": 2},
+                    "top_p": {"nullable": True, "type": "number", "minimum": 0, "maximum": 1},
+                    "n": {"nullable": True, "type": "integer", "minimum": 1, "maximum": 128},
+                    "stop": {
+                        "nullable": True,
+                        "oneOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"type": "string"}, "maxItems": MAX_STOP},
+                        ],
+                    },
+                    "presence_penalty": {
+                        "nullable": True,
+                        "type": "number",
+                        "minimum": -2,
+                        "maximum": 2,
+                    },
+                    "frequency_penalty": {
+                        "nullable": True,
+                        "type": "number",
+                        "minimum": -2,
+                        "maximum": 2,
+                    },
+                    "user": {"nullable": True, "type": "string"},
+                    "tools": {
+                        "nullable": True,
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["type", "function"],
+                            "properties": {
+                                "type": {"type": "string", "enum": ["function"]},
+                                "function": {
+                                    "type": "object",
+                                    "required": ["name"],
+                                    "properties": {
+                                        "name": FUNCTION_NAME,
+                                        "description": {"type": "string"},
+                                        "parameters": {"type": "object"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "tool_choice": {
+                        "nullable": True,
+                        "oneOf": [
+                            {"type": "string", "enum": list(TOOL_CHOICES)},
+                            {
+                                "type": "object",
+                                "required": ["type", "function"],
+                                "properties": {
+                                    "type": {"type": "string", "enum": ["function"]},
+                                    "function": {
+                                        "type": "object",
+                                        "required": ["name"],
+                                        "properties": {"name": FUNCTION_NAME},
+                                    },
+                                },
+                            },
+                        ],
+                    },
+                    "parallel_tool_calls": {"nullable": True, "type": "boolean"},
+                    "response_format": {
+                        "nullable": True,
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "required": ["type"],
+                                "properties": {
+                                    "type": {"type": "string", "enum": ["text", "json_object"]},
+                                    "json_schema": _JSON_SCHEMA,
+                                },
+                            },
+                            {
+                                "type": "object",
+                                "required": ["type", "json_schema"],
+                                "properties": {
+                                    "type": {"type": "string", "enum": ["json_schema"]},
+                                    "json_schema": _JSON_SCHEMA,
+                                },
+                            },
+                        ],
+                    },
+                    "provider": {
+                        "nullable": True,
+                        "allOf": [{"$ref": "#/components/schemas/ProviderPreferences"}],
+                    },
                 },
             },
         },
@@ -163,7 +321,7 @@ OPENAPI: dict[str, Any] = {
                     _q(
                         "model",
                         "canonical model name, optionally @objective",
-                        {"type": "string"},
+                        _MODEL,
                         True,
                     ),
                     _q("sort", "objective", _OBJECTIVE),
@@ -186,7 +344,7 @@ OPENAPI: dict[str, Any] = {
                     _q(
                         "output_tokens",
                         "expected output tokens (e2e, cost)",
-                        {"type": "integer", "minimum": 1},
+                        {"type": "integer", "minimum": 1, "maximum": 1_000_000},
                     ),
                 ],
                 "responses": {
@@ -221,13 +379,14 @@ OPENAPI: dict[str, Any] = {
                         },
                         "content": {
                             "application/json": {"schema": {"type": "object"}},
-                            "text/event-stream": {"schema": {"type": "string"}},
+                            "text/event-stream": {"schema": _SSE_EVENT},
                         },
                     },
                     "400": _err("malformed JSON or bad field"),
                     **_AUTH,
                     "404": _err("unknown model"),
                     "413": _err("request body too large"),
+                    "415": _err("the body is not sent as application/json"),
                     "422": _err("the upstream refused the request itself"),
                     "502": _err("every upstream attempt failed"),
                     "503": _err("no endpoint qualifies"),

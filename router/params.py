@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signalbox.router.errors import ApiError
+from signalbox.router.fields import check_fields
 from signalbox.router.select import Constraints
 from signalbox.stats.scoring import OBJECTIVES, Objective, RequestShape
 
@@ -28,7 +29,7 @@ class RouteRequest:
 
 def bad(field: str, message: str) -> ApiError:
     """A 400 for ``field``."""
-    return ApiError(400, f"{field}: {message}", "invalid_parameter")
+    return ApiError(400, f"{field}: {message}", "invalid_parameter", param=field)
 
 
 def parse_objective(value: Any, field: str = "sort") -> Objective:
@@ -60,7 +61,8 @@ def _number(field: str, value: Any, lo: float = 0.0, hi: float | None = None) ->
 
 
 def _names(field: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
+    """Provider names: a list, or in a query string a comma-separated string."""
+    if isinstance(value, str) and not field.startswith("provider."):
         items = [v.strip() for v in value.split(",")]
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         items = [v.strip() for v in value]
@@ -96,7 +98,8 @@ def constraints_from(
     if region is not None and not isinstance(region, str):
         raise bad(prefix + "region", "must be a string")
     return Constraints(
-        only=frozenset(_names(prefix + "only", only)) if only is not None else None,
+        # an empty list (or ``only=``) restricts nothing, as an absent one; it never excludes all
+        only=frozenset(_names(prefix + "only", only)) or None if only is not None else None,
         ignore=frozenset(_names(prefix + "ignore", ignore)) if ignore is not None else frozenset(),
         order=_names(prefix + "order", order) if order is not None else (),
         max_price=None if max_price is None else _max_price(max_price, shape),
@@ -112,7 +115,7 @@ def constraints_from(
 def route_query(query: Mapping[str, str]) -> RouteRequest:
     """``GET /v1/route`` parameters."""
     model, objective = split_model(query.get("model"))
-    if query.get("sort"):
+    if "sort" in query:  # given empty is a mistake to point out, not a default to assume
         objective = parse_objective(query["sort"])
     shape = RequestShape()
     if query.get("output_tokens"):
@@ -138,22 +141,19 @@ def chat_request(body: Any) -> RouteRequest:
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object", "invalid_body")
     model, objective = split_model(body.get("model"))
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise bad("messages", "required, a non-empty list")
-    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages):
-        raise bad("messages", "each message must be an object with a role")
+    check_fields(body)
+    messages = body["messages"]
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     output = (
         DEFAULT_OUTPUT_TOKENS
         if max_tokens is None
-        else int(_number("max_tokens", max_tokens, 1, 1e7))
+        else int(max_tokens)  # an integer in 1..MAX_TOKENS (fields.check_fields)
     )
-    if not isinstance(body.get("stream", False), bool):
-        raise bad("stream", "must be a boolean")
     shape = RequestShape(_estimate_input_tokens(messages), output)
-    prefs = body.get("provider") or {}
-    if not isinstance(prefs, dict):
+    prefs = body.get("provider")
+    if prefs is None:
+        prefs = {}
+    elif not isinstance(prefs, dict):
         raise bad("provider", "must be an object")
     if prefs.get("sort") is not None:
         objective = parse_objective(prefs["sort"], "provider.sort")

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from signalbox.catalog import Catalog, parse_catalog
 from signalbox.router.app import create_app
+from signalbox.router.server import RouterRunner
 from signalbox.router.state import STATE, RouterState
 from signalbox.settings import Settings
 from signalbox.simulator.catalog import api_key_environment, catalog_toml
@@ -85,7 +86,7 @@ async def running_router(
 
         upgrade(settings.database_url)
     app = create_app(settings, catalog, **kwargs)
-    runner = web.AppRunner(app, access_log=None)
+    runner = RouterRunner(app, access_log=None)  # the production server, parser errors and all
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -16,7 +16,7 @@ CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
 def assert_openai_error(resp: httpx.Response, status: int, code: str | None = None) -> dict:
     assert resp.status_code == status, resp.text
     error = resp.json()["error"]
-    assert set(error) == {"message", "type", "code"}
+    assert set(error) == {"message", "type", "param", "code"}
     assert error["message"]
     if code:
         assert error["code"] == code
