@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from signalbox.protocols import PROTOCOLS
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -95,7 +97,7 @@ OPENAPI: dict[str, Any] = {
                         "properties": {
                             "base_url": {"type": "string"},
                             "upstream_model": {"type": "string"},
-                            "api": {"type": "string", "enum": ["openai", "anthropic"]},
+                            "api": {"type": "string", "enum": sorted(PROTOCOLS)},
                         },
                     },
                     "ranking": {

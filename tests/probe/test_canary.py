@@ -13,8 +13,7 @@ from sqlalchemy import text
 from signalbox.cli import probe as cli
 from signalbox.db import make_engine
 from signalbox.probe import runner as probe_runner
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Timeouts, make_client
+from signalbox.probe.runner import Timeouts, make_client, probe_target
 from signalbox.settings import Settings
 from signalbox.simulator.catalog import api_key_environment, catalog_toml
 from signalbox.simulator.scenario import parse_scenario

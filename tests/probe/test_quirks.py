@@ -8,8 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Timeouts, make_client
+from signalbox.probe.runner import Timeouts, make_client, probe_target
 from signalbox.records import ErrorClass, Observation
 from tests.probe.conftest import make_target
 from tests.probe.scripted_server import (

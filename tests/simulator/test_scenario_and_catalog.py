@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from signalbox.catalog import parse_catalog
+from signalbox.protocols import protocol
 from signalbox.simulator.catalog import api_key_env, api_key_environment, catalog_toml
 from signalbox.simulator.scenario import ScenarioError, builtin_names, load_scenario, parse_scenario
 
@@ -34,10 +35,13 @@ def test_demo_has_two_models_on_four_providers_with_an_anthropic_one() -> None:
 
 def test_catalog_points_each_dialect_where_its_sdk_expects() -> None:
     catalog = parse_catalog(catalog_toml(load_scenario("fast"), "http://127.0.0.1:9999/"))
-    assert catalog.provider("alpha").request_url() == (
-        "http://127.0.0.1:9999/alpha/v1/chat/completions"
-    )
-    assert catalog.provider("charlie").request_url() == "http://127.0.0.1:9999/charlie/v1/messages"
+
+    def request_url(name: str) -> str:
+        provider = catalog.provider(name)
+        return protocol(provider.api).url(provider.base_url, "m", stream=True)
+
+    assert request_url("alpha") == ("http://127.0.0.1:9999/alpha/v1/chat/completions")
+    assert request_url("charlie") == "http://127.0.0.1:9999/charlie/v1/messages"
     assert catalog.provider("bravo").api_key_env == "SIM_BRAVO_KEY"
     assert catalog.provider("alpha").api_key_env is None
     spec = catalog.model("llama-3.1-70b").endpoints[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signalbox.probe.sse import SSEEvent, SSEReader
+from signalbox.protocols.sse import SSEEvent, SSEReader
 
 STREAM = (
     b": ping\r\n\r\n"
