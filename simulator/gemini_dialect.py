@@ -1,5 +1,6 @@
 """Google's Gemini API dialect: ``/v1beta/models/{model}:streamGenerateContent`` (server-sent events,
-as ``?alt=sse`` asks) and ``:generateContent``, request validation, response chunks and errors.
+as ``?alt=sse`` asks) and ``:generateContent`` (and the same under ``/v1``), request validation,
+response chunks and errors.
 
 Every event is a whole ``GenerateContentResponse`` (``data: {...}`` and a CRLF blank line, as
 Google sends them; no event names, no comments, which the ``google-genai`` SDK would not parse);
@@ -54,9 +55,12 @@ class GeminiDialect:
     name = GEMINI.name
     content_type = "text/event-stream"
     id_prefix = "resp-"
-    routes = (
-        Route("/v1beta/models/{model}:streamGenerateContent", stream=True),
-        Route("/v1beta/models/{model}:generateContent", stream=False),
+    # Google serves both API versions; the google-genai SDK asks for v1 since its 2.x releases
+    # (v1beta before), and Signalbox's protocol for v1beta.
+    routes = tuple(
+        Route(f"/{version}/models/{{model}}:{method}", stream=stream)
+        for version in ("v1beta", "v1")
+        for method, stream in (("streamGenerateContent", True), ("generateContent", False))
     )
     models_path = "/v1beta/models"
 

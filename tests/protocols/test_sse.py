@@ -1,11 +1,24 @@
-"""The incremental SSE reader: splits, line endings, comments, multi-line data."""
+"""The one SSE parser: splits, line endings, comments, multi-line data, raw blocks to relay."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signalbox.protocols.sse import SSEEvent, SSEReader
+from signalbox.protocols.sse import (
+    SSEEvent,
+    SSEParser,
+    SSEReader,
+    event_data,
+    event_name,
+    parse_event,
+)
+
+
+def _clean(value: bytes) -> bytes:
+    """Field values hold no line ends (those end the line)."""
+    return value.replace(b"\r", b"").replace(b"\n", b"")
+
 
 STREAM = (
     b": ping\r\n\r\n"
@@ -74,3 +87,70 @@ def test_comment_only_blocks_dispatch_nothing() -> None:
     reader = SSEReader()
     assert reader.feed(b": ping\n\n: keep-alive\n\n") == []
     assert reader.comments == 2
+
+
+# --- the raw-block parser under the reader: what the router relays -----------------------------
+
+
+def test_parser_hands_out_each_event_with_lf_line_ends_ready_to_relay() -> None:
+    parser = SSEParser()
+    blocks = parser.feed(b'data: {"a": 1}\r\n\r\n: ping\n\nevent: x\rdata: y\r\r')
+    assert blocks == [b'data: {"a": 1}\n\n', b": ping\n\n", b"event: x\ndata: y\n\n"]
+    assert [event_data(b) for b in blocks] == [b'{"a": 1}', None, b"y"]
+    assert [event_name(b) for b in blocks] == [None, None, b"x"]
+
+
+def test_blank_lines_between_events_end_nothing_and_are_not_relayed() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"\n\n\ndata: a\n\n\n\n") == [b"data: a\n\n"]
+    assert parser.feed(b"\n") == []
+    assert parser.feed(b"data: b\n\n") == [b"data: b\n\n"]
+
+
+def test_a_byte_order_mark_split_across_reads_is_dropped() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"\xef") == [] and parser.feed(b"\xbb") == []
+    assert parser.feed(b"\xbfdata: x\n\n") == [b"data: x\n\n"]
+
+
+def test_field_names_are_exact_and_a_colonless_data_line_is_empty_data() -> None:
+    assert event_data(b"database: 1\ndata\n\n") == b""
+    assert event_data(b"datum: 1\n\n") is None
+    assert event_data(b"data:x\ndata:  y\n\n") == b"x\n y"
+    assert parse_event(b"event: e\n\n")[0] is None  # no data field: nothing is dispatched
+
+
+LINE_ENDS = st.sampled_from([b"\n", b"\r\n", b"\r"])
+FIELD_LINE = st.one_of(
+    st.builds(lambda v: b"data: " + v, st.binary(max_size=12).map(_clean)),
+    st.builds(lambda v: b"event: " + v, st.binary(min_size=1, max_size=8).map(_clean)),
+    st.builds(lambda v: b": " + v, st.binary(max_size=8).map(_clean)),
+    st.builds(lambda v: b"id: " + v, st.binary(max_size=4).map(_clean)),
+)
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> bytes:
+    """A stream of events, each line ended by any of LF, CRLF or CR."""
+    out = b""
+    for _ in range(draw(st.integers(0, 6))):
+        for line in draw(st.lists(FIELD_LINE, min_size=1, max_size=4)):
+            out += line + draw(LINE_ENDS)
+        out += draw(LINE_ENDS)
+    return out
+
+
+@given(streams(), st.lists(st.integers(min_value=0, max_value=400), max_size=30))
+def test_any_split_of_any_stream_gives_the_same_events_and_raw_blocks(
+    stream: bytes, cuts: list[int]
+) -> None:
+    whole = SSEParser().feed(stream)
+    parser = SSEParser()
+    pieces: list[bytes] = []
+    last = 0
+    for cut in [*sorted({c for c in cuts if c <= len(stream)}), len(stream)]:
+        pieces += parser.feed(stream[last:cut])
+        last = cut
+    assert pieces == whole
+    events, _ = read_in_pieces(stream, cuts)
+    assert events == read_in_pieces(stream, [])[0]
