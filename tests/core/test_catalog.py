@@ -27,7 +27,7 @@ def _expected(path: Path) -> list[str]:
 def test_example_catalog_is_valid() -> None:
     catalog = load_catalog(ROOT / "signalbox.example.toml")
     assert len(catalog.models[0].endpoints) >= 4
-    assert {p.api for p in catalog.providers} == {"openai", "anthropic"}
+    assert {p.api for p in catalog.providers} == {"openai", "anthropic", "gemini"}
     assert all(p.api_key_env for p in catalog.providers)
 
 
