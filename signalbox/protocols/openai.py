@@ -56,18 +56,20 @@ class OpenAIReader:
         if data == DONE:
             self.done = True
             return Content.NONE, raw
-        if not data.strip():
-            return Content.NONE, b""  # an empty keep-alive event: SDKs would fail to parse it
         try:
             chunk: Any = orjson.loads(data)
         except orjson.JSONDecodeError:
             if event_name(raw) == b"error":
                 raise StreamErrorEvent("error event") from None
+            if not data.strip():
+                return Content.NONE, b""  # an empty keep-alive event: SDKs would fail on it
             raise MalformedEvent("malformed event: data is not JSON") from None
         if not isinstance(chunk, dict):
             raise MalformedEvent("malformed event: data is not a JSON object")
         err = chunk.get("error")
-        if err is not None or event_name(raw) == b"error":
+        # Servers write the event line first: only an event that does not start with its data
+        # can be named (an "event:" line after the data line is not looked for on this path).
+        if err is not None or (raw[:5] != b"data:" and event_name(raw) == b"error"):
             raise StreamErrorEvent(error_text(err))
         kind = Content.NONE
         choices = chunk.get("choices")

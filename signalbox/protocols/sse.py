@@ -75,6 +75,9 @@ class SSEParser:
         if end < 0:
             self._buf = buf
             return []
+        if end == len(buf) - 2 and buf[0] != 0x0A and buf.find(b"\n\n") == end:
+            self._buf = b""
+            return [buf]  # the common read: exactly one whole event
         self._buf = buf[end + 2 :]
         # Runs of blank lines (between events or at the start) end no event: strip them.
         return [b + b"\n\n" for block in buf[:end].split(b"\n\n") if (b := block.strip(b"\n"))]
