@@ -329,7 +329,8 @@ class Forwarder:
 
     async def _refuse(self, upstream: aiohttp.ClientResponse, wire: WireProtocol) -> None:
         status = upstream.status
-        message = wire.error_message(await upstream.content.read(4096)) or f"HTTP {status}"
-        if status in CLIENT_FAULT_STATUSES:
+        body = await upstream.content.read(4096)
+        message = wire.error_message(body) or f"HTTP {status}"
+        if status in CLIENT_FAULT_STATUSES and not wire.provider_refusal(status, body):
             raise UpstreamClientError(status, message)
         raise AttemptFailed(classify_status(status), message, status)

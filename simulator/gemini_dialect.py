@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from signalbox.protocols.gemini import FINISH_REASONS
+from signalbox.protocols.gemini import API_KEY_INVALID, FINISH_REASONS
 from signalbox.protocols.gemini import PROTOCOL as GEMINI
 from signalbox.protocols.gemini import error_body as gemini_error_body
 from signalbox.simulator.dialect import (
@@ -96,6 +96,18 @@ class GeminiDialect:
     def auth_ok(self, headers: Any, query: Any, key: str) -> bool:
         """``x-goog-api-key: <key>``, or ``?key=<key>`` (which the REST docs also show)."""
         return headers.get("x-goog-api-key", "") == key or query.get("key", "") == key
+
+    def auth_refusal(self, provider: str) -> tuple[int, dict[str, Any]]:
+        """400 INVALID_ARGUMENT with the ``API_KEY_INVALID`` reason, as Google answers a bad key."""
+        body = self.error_body(400, "API key not valid. Please pass a valid API key.")
+        body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": API_KEY_INVALID,
+                "domain": "googleapis.com",
+            }
+        ]
+        return 400, body
 
     def models_list(self, provider: str, upstream_ids: list[str]) -> dict[str, Any]:
         """``GET /v1beta/models``."""

@@ -77,6 +77,10 @@ class OpenAIDialect:
         """``Authorization: Bearer <key>``."""
         return headers.get("Authorization", "") == f"Bearer {key}"
 
+    def auth_refusal(self, provider: str) -> tuple[int, dict[str, Any]]:
+        """401."""
+        return 401, self.error_body(401, f"Invalid or missing API key for provider '{provider}'.")
+
     def models_list(self, provider: str, upstream_ids: list[str]) -> dict[str, Any]:
         """``GET /v1/models``."""
         return {

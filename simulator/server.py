@@ -116,7 +116,8 @@ class Handlers:
         if provider.api_key is not None and not dialect.auth_ok(
             request.headers, request.query, provider.api_key
         ):
-            return _error(dialect, 401, f"Invalid or missing API key for provider '{name}'.")
+            status, body = dialect.auth_refusal(name)
+            return _json(body, status)
         return provider
 
     def models(self, path: str) -> Any:

@@ -354,5 +354,9 @@ class AnthropicProtocol:
         """``{"type": "error", "error": {"type", "message"}}``."""
         return error_message(body)
 
+    def provider_refusal(self, status: int, body: bytes) -> bool:
+        """Never: a bad key is a 401, which no one takes for the app's fault."""
+        return False
+
 
 PROTOCOL = AnthropicProtocol()

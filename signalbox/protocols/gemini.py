@@ -50,6 +50,8 @@ from signalbox.protocols.wire import (
 )
 
 API_VERSION = "v1beta"
+# The ErrorInfo reason of Google's 400 for an invalid API key (the request itself was fine)
+API_KEY_INVALID = "API_KEY_INVALID"
 LABEL = "Gemini"
 # Google's documented placeholder for a function call that Gemini did not sign (its thought
 # signature check is skipped); sent only where the app's history carries no signature.
@@ -493,6 +495,11 @@ class GeminiProtocol:
             if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
                 body = orjson.dumps(parsed[0])
         return openai_error_message(body)
+
+    def provider_refusal(self, status: int, body: bytes) -> bool:
+        """Google answers an invalid API key with 400 INVALID_ARGUMENT (reason
+        ``API_KEY_INVALID``): the endpoint's configuration, not the app's request."""
+        return status == 400 and API_KEY_INVALID.encode() in body
 
 
 PROTOCOL = GeminiProtocol()

@@ -149,6 +149,10 @@ class OpenAIProtocol:
         """``{"error": {"message": ...}}`` or ``{"error": "..."}``; else the text itself."""
         return error_message(body)
 
+    def provider_refusal(self, status: int, body: bytes) -> bool:
+        """Never: a bad key is a 401, which no one takes for the app's fault."""
+        return False
+
 
 def error_message(body: bytes) -> str | None:
     """The message of an error body in OpenAI's shape (which Anthropic's and Gemini's share:

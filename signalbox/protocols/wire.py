@@ -95,3 +95,8 @@ class WireProtocol(Protocol):
     def error_message(self, body: bytes) -> str | None:
         """The human message of a native error body (a refusal or an in-stream error event)."""
         ...
+
+    def provider_refusal(self, status: int, body: bytes) -> bool:
+        """Whether a 4xx that usually blames the app's request (400, 413, 422) is in fact the
+        endpoint's own fault (e.g. Gemini's 400 for an invalid API key): worth the next one."""
+        ...

@@ -126,6 +126,22 @@ async def test_a_failing_gemini_endpoint_falls_back_to_the_next(
         assert router.state.metrics.upstream_errors[("golf", error_class)] == 1
 
 
+async def test_an_invalid_gemini_key_is_the_endpoints_fault_not_the_apps(
+    sim, router_factory
+) -> None:
+    # given Google's answer to a bad key: 400 INVALID_ARGUMENT (reason API_KEY_INVALID)
+    env = {"SIM_GOLF_KEY": "AIza-wrong"}
+    async with router_factory(catalog(sim), sim, environ=env) as router:
+        client = client_of(router)
+        raw = await client.chat.completions.with_raw_response.create(
+            model="flash", messages=HI, extra_body={"provider": {"order": ["golf", "hotel"]}}
+        )
+        await client.close()
+        # then the router falls back instead of passing the 400 on as the app's mistake
+        assert raw.headers["x-signalbox-provider"] == "hotel"
+        assert router.state.metrics.upstream_errors[("golf", "http_4xx")] == 1
+
+
 async def test_a_gemini_error_after_the_first_byte_ends_the_stream_with_an_error_event(
     sim, router_factory
 ) -> None:

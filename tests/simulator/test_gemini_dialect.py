@@ -104,12 +104,12 @@ def test_the_key_is_accepted_as_header_or_query_and_refused_in_geminis_shape(
 ) -> None:
     assert http.post(WHOLE, json=BODY, params={"key": KEY}).status_code == 200
     response = http.post(WHOLE, json=BODY, headers={"x-goog-api-key": "wrong"})
-    assert response.status_code == 401
-    assert response.json()["error"] == {
-        "code": 401,
-        "message": response.json()["error"]["message"],
-        "status": "UNAUTHENTICATED",
-    }
+    # as Google answers a bad key: 400 INVALID_ARGUMENT, the reason in the details
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["details"][0]["reason"] == "API_KEY_INVALID"
+    assert http.post(WHOLE, json=BODY).status_code == 400  # no key at all
 
 
 @pytest.mark.parametrize(
@@ -245,7 +245,7 @@ def test_sdk_raises_on_a_wrong_key_and_on_an_error_mid_stream(sim: SimulatorThre
     wrong, client = sdk(sim, key="wrong"), sdk(sim)
     with pytest.raises(errors.ClientError) as refused:
         wrong.models.generate_content(model="gemini-2.5-flash", contents="x")
-    assert refused.value.code == 401
+    assert refused.value.code == 400 and refused.value.status == "INVALID_ARGUMENT"
     sim.fault("golf", "error_rate", rate=1.0, error="stream_error")
     with pytest.raises(errors.ServerError) as broke:
         for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents="x"):
