@@ -1,14 +1,16 @@
 """Every way a probe can fail, mapped to one :class:`ErrorClass` in one function.
 
-The protocol readers and the runner raise the small exceptions below (or let httpx's through);
-:func:`classify` is the only place that decides the class. Exception messages never carry secrets:
-they name the provider-facing failure, not the request.
+The protocol readers raise ``StreamErrorEvent``/``MalformedEvent`` (``signalbox.protocols.wire``),
+the runner the small exceptions below, httpx its own; :func:`classify` is the only place that
+decides the class. Exception messages never carry secrets: they name the provider-facing failure,
+not the request.
 """
 
 from __future__ import annotations
 
 import httpx
 
+from signalbox.protocols.wire import MalformedEvent, StreamErrorEvent
 from signalbox.records import ErrorClass
 
 
@@ -22,14 +24,6 @@ class HTTPStatusFailure(ProbeFailure):
     def __init__(self, status: int) -> None:
         super().__init__(f"HTTP {status}")
         self.status = status
-
-
-class StreamErrorEvent(ProbeFailure):
-    """HTTP 200, then an error event inside the stream."""
-
-
-class MalformedEvent(ProbeFailure):
-    """An event whose data is not the JSON the dialect promises."""
 
 
 class ProbeTimeout(ProbeFailure):

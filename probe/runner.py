@@ -1,68 +1,38 @@
-"""The generic probe runner: one streamed request, timed, bounded by deadlines, classified, priced.
+"""The one probe runner: one streamed request, timed, bounded by deadlines, classified, priced.
 
-A dialect (``openai``, ``anthropic``) builds the request and interprets each SSE event; everything
-they share lives here: the connect/TTFT/total deadlines, the timing marks (the request-written mark
-comes from httpx's ``trace`` extension), classification and cost. Nothing on this path touches the
-database or logs request headers.
+The endpoint's wire protocol (``signalbox.protocols``, by the provider's ``api``) gives the URL,
+headers and request body and reads each SSE event; everything else lives here: the
+connect/TTFT/total deadlines, the timing marks (the request-written mark comes from httpx's
+``trace`` extension), classification and cost. Nothing on this path touches the database or logs
+request headers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 import anyio._backends._asyncio  # see the note below
 import anyio.streams.tls  # noqa: F401
 import httpx
+import orjson
 
 from signalbox.catalog import EndpointRef, ProbeSettings, ProbeShape
 from signalbox.prices import Prices
 from signalbox.probe.classify import HTTPStatusFailure, ProbeTimeout, classify
 from signalbox.probe.loop_lag import LagWindow
-from signalbox.probe.sse import SSEEvent, SSEReader
 from signalbox.probe.timing import Marks, derive
+from signalbox.protocols import protocol
+from signalbox.protocols.sse import SSEParser
+from signalbox.protocols.wire import Content, StreamReader
 from signalbox.records import Observation, Source, utcnow
 
 log = logging.getLogger(__name__)
 # The anyio modules above are what httpcore imports on its first request; importing them here, at
 # start-up, keeps those ~40 ms of imports out of the first probe's timing.
-
-
-class Content(enum.IntEnum):
-    """What one event carried: nothing countable, reasoning, or answer (text or tool call)."""
-
-    NONE = 0
-    REASONING = 1
-    ANSWER = 2
-
-
-@dataclass(slots=True)
-class StreamState:
-    """What the dialect learned from the stream so far."""
-
-    finished: bool = False  # a finish reason / stop reason was seen
-    done: bool = False  # the terminal event ([DONE], message_stop): the stream is over
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-
-
-class Dialect(Protocol):
-    """How one protocol builds a probe request and reads its events."""
-
-    def build(
-        self, endpoint: EndpointRef, shape: ProbeShape, api_key: str | None
-    ) -> tuple[str, dict[str, str], bytes]:
-        """(URL, headers, JSON body) of a streaming request for this shape."""
-        ...
-
-    def on_event(self, event: SSEEvent, state: StreamState) -> Content:
-        """Update ``state`` from one event; raise StreamErrorEvent / MalformedEvent on failure."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +96,24 @@ def estimate_tokens(text: str) -> int:
     return max(1, round(len(text) / 4))
 
 
+Request = tuple[str, dict[str, str], bytes]
+
+
+def build_request(target: Target) -> Request:
+    """(URL, headers, JSON body) of the streaming request probing ``target``, in its protocol."""
+    ref, shape = target.endpoint, target.shape
+    wire = protocol(ref.provider.api)
+    url = wire.url(ref.provider.base_url, ref.spec.upstream_model, stream=True)
+    body = wire.probe_request(ref.spec.upstream_model, shape.prompt_text(), shape.max_tokens)
+    return url, wire.headers(target.api_key), orjson.dumps(body)
+
+
 @dataclass(slots=True)
 class _Attempt:
     """One HTTP exchange of a probe: its marks, what the stream said, and how it failed."""
 
     marks: Marks
-    state: StreamState = field(default_factory=StreamState)
+    reader: StreamReader
     status: int | None = None
     chunks: int = 0
     failure: BaseException | None = None
@@ -151,39 +133,40 @@ class _Attempt:
         )
 
 
-async def run(
+async def probe_target(
     client: httpx.AsyncClient,
     target: Target,
-    dialect: Dialect,
     *,
     timeouts: Timeouts,
     lag: LagWindow | None = None,
 ) -> Observation:
-    """Probe ``target`` once through ``dialect`` and return its observation (never raises for a
-    provider failure; cancellation propagates)."""
+    """Probe ``target`` once in its provider's protocol and return its observation (never raises
+    for a provider failure; cancellation propagates)."""
     loop = asyncio.get_running_loop()
-    request = dialect.build(target.endpoint, target.shape, target.api_key)
+    request = build_request(target)
     ts = utcnow()
     total_deadline = loop.time() + timeouts.total_s
-    attempt = await _exchange(client, request, dialect, timeouts, total_deadline)
+    attempt = await _exchange(client, target, request, timeouts, total_deadline)
     if attempt.hit_a_closed_idle_connection:
         log.debug("probe %s: pooled connection was closed by the server; retrying", target.job_id)
-        attempt = await _exchange(client, request, dialect, timeouts, total_deadline)
+        attempt = await _exchange(client, target, request, timeouts, total_deadline)
     return _observation(target, ts, attempt, lag)
 
 
 async def _exchange(
     client: httpx.AsyncClient,
-    request: tuple[str, dict[str, str], bytes],
-    dialect: Dialect,
+    target: Target,
+    request: Request,
     timeouts: Timeouts,
     total_deadline: float,
 ) -> _Attempt:
     """Send the request and read the stream, taking the timing marks; bounded by the deadlines."""
     loop = asyncio.get_running_loop()
     url, headers, body = request
-    attempt = _Attempt(Marks(start_ns=time.perf_counter_ns()))
-    marks, state = attempt.marks, attempt.state
+    wire = protocol(target.endpoint.provider.api)
+    reader = wire.reader(target.endpoint.model, include_usage=False, relay=False)
+    attempt = _Attempt(Marks(start_ns=time.perf_counter_ns()), reader)
+    marks = attempt.marks
     connect_started: dict[str, int] = {}
     ttft_phase = False
 
@@ -214,18 +197,18 @@ async def _exchange(
                     attempt.status = response.status_code
                     if not 200 <= response.status_code < 300:
                         raise HTTPStatusFailure(response.status_code)
-                    reader = SSEReader()
+                    parser = SSEParser()
                     async for data in response.aiter_bytes():
                         now = time.perf_counter_ns()  # one arrival time for all events in a read
-                        for event in reader.feed(data):
-                            kind = dialect.on_event(event, state)
+                        for raw in parser.feed(data):
+                            kind, _ = reader.read(raw)
                             if kind:
                                 attempt.chunks += 1
                                 if ttft_phase:
                                     ttft_phase = False
                                     scope.reschedule(total_deadline)
                                 marks.content(now, answer=kind == Content.ANSWER)
-                            if state.done and marks.end_ns is None:
+                            if reader.done and marks.end_ns is None:
                                 marks.end_ns = now
                     if marks.end_ns is None:
                         marks.end_ns = time.perf_counter_ns()
@@ -239,20 +222,20 @@ async def _exchange(
 def _observation(
     target: Target, ts: datetime, attempt: _Attempt, lag: LagWindow | None
 ) -> Observation:
-    marks, state, status = attempt.marks, attempt.state, attempt.status
+    marks, reader, status = attempt.marks, attempt.reader, attempt.status
     chunks, failure = attempt.chunks, attempt.failure
     error = classify(
         failure,
         got_headers=status is not None,
-        finished=state.finished or state.done,
+        finished=reader.finished or reader.done,
         content_chunks=chunks,
     )
     if failure is not None and error is not None:
         log.debug("probe %s failed: %s (%s)", target.job_id, error, type(failure).__name__)
-    estimated = state.output_tokens is None
-    output_tokens = state.output_tokens if not estimated else (chunks or None)
-    input_tokens = state.input_tokens
-    if input_tokens is None and (chunks or state.output_tokens is not None):
+    estimated = reader.output_tokens is None
+    output_tokens = reader.output_tokens if not estimated else (chunks or None)
+    input_tokens = reader.input_tokens
+    if input_tokens is None and (chunks or reader.output_tokens is not None):
         input_tokens = estimate_tokens(target.shape.prompt_text())
         estimated = True
     metrics = derive(marks, output_tokens)

@@ -40,8 +40,7 @@ from signalbox.probe.claims import ProbeClaims, lease_name
 from signalbox.probe.coverage import TrafficCoverage
 from signalbox.probe.loop_lag import LoopLagMonitor
 from signalbox.probe.probe_loop import ProbeLoop
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Target, Timeouts, make_client
+from signalbox.probe.runner import Target, Timeouts, make_client, probe_target
 from signalbox.records import ErrorClass, Observation, utcnow
 
 log = logging.getLogger(__name__)

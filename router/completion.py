@@ -44,6 +44,8 @@ class CompletionBuilder:
                 )
                 if tc.get("id"):
                     call["id"] = tc["id"]
+                if tc.get("extra_content"):  # e.g. a Gemini thought signature, needed next turn
+                    call["extra_content"] = tc["extra_content"]
                 fn = tc.get("function") or {}
                 call["function"]["name"] += fn.get("name") or ""
                 call["function"]["arguments"] += fn.get("arguments") or ""

@@ -72,3 +72,9 @@ def error_response(
 def from_api_error(exc: ApiError, headers: dict[str, str] | None = None) -> web.Response:
     """The response for an :class:`ApiError`."""
     return error_response(exc.status, exc.message, exc.code, exc.type, headers, exc.param)
+
+
+def error_event(message: str, code: str, type_: str = "upstream_error") -> bytes:
+    """An OpenAI-shaped error event, ending a stream that broke after its first byte."""
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return b"data: " + orjson.dumps(body) + b"\n\n"

@@ -1,28 +1,16 @@
-"""Per-read SSE processing on the pass-through (pure): content detection, usage, finish and
-error events update one attempt's raw marks; before the first content every event is parsed (it
-decides fallback), after it byte tests keep per-chunk work minimal. The marks become an
-``Observation`` with the probe's metric definitions (DESIGN §2)."""
+"""Per-read processing on the pass-through (pure): the endpoint's protocol reader says what each
+upstream event carried (content, usage, finish, end, an error) and what to relay; the attempt's raw
+marks take the timing, and become an ``Observation`` with the probe's metric definitions
+(DESIGN §2)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from signalbox.protocols.wire import MalformedEvent, StreamErrorEvent, StreamReader
 from signalbox.records import ErrorClass, Observation, Source
-from signalbox.router.anthropic import StreamTranslator
-from signalbox.router.completion import CompletionBuilder
 from signalbox.router.live import EndpointInfo
-from signalbox.router.sse import (
-    DONE,
-    chunk_has_content,
-    event_data,
-    event_name,
-    has_object,
-    looks_like_content,
-    nonempty_string,
-    parse_json,
-)
 
 
 @dataclass(slots=True)
@@ -35,12 +23,7 @@ class Marks:
     content_chunks: int = 0
     input_tokens: int | None = None
     output_tokens: int | None = None
-    done: bool = False
-    finish: bool = False
     status: int | None = None
-    builder: CompletionBuilder | None = None
-    translator: StreamTranslator | None = None
-    include_usage: bool = True
     load_level: int = 0  # this router's requests in flight to the endpoint when it started
     connect_start_ns: int = 0
     connect_ns: int = 0  # TCP (+TLS) set-up when the pool had no open connection, else 0
@@ -56,106 +39,33 @@ class AttemptFailed(Exception):
         self.status = status
 
 
-def ended_early(marks: Marks) -> None:
+def ended_early(reader: StreamReader) -> None:
     """The stream ended before any content: raise ``empty`` or ``truncated``."""
-    if marks.done or marks.finish:
+    if reader.done or reader.finished:
         raise AttemptFailed(ErrorClass.EMPTY, "the stream ended without content")
     raise AttemptFailed(ErrorClass.TRUNCATED, "the stream ended before any content")
 
 
-# --- per-read event processing ---------------------------------------------------------
-
-
-def openai_events(marks: Marks, events: list[bytes], now_ns: int) -> bytes:
-    """Fold one read's OpenAI events into ``marks``; return the bytes to pass on."""
+def fold(marks: Marks, reader: StreamReader, events: list[bytes], now_ns: int) -> bytes:
+    """Fold one read's raw events into ``marks`` through the protocol's reader; return the
+    OpenAI bytes to pass on. An error event raises ``stream_error``; a malformed one (data that
+    is not JSON, ...) ``stream_broken``: never relayed, before or after the first byte."""
     out = []
-    for ev in events:
-        data = event_data(ev)
-        if data is None:
-            out.append(ev)
-            continue
-        if data == DONE:
-            marks.done = True
-            out.append(ev)
-            continue
-        if not marks.first_ns or marks.builder is not None:
-            chunk = parse_json(data)
-            if not isinstance(chunk, dict):
-                raise AttemptFailed(ErrorClass.STREAM_BROKEN, "malformed event")
-            if "error" in chunk:
-                raise AttemptFailed(ErrorClass.STREAM_ERROR, _error_message(chunk))
-            if marks.builder is not None:
-                marks.builder.add(chunk)
-            if chunk_has_content(chunk):
+    try:
+        for raw in events:
+            kind, relay = reader.read(raw)
+            if kind:
                 if not marks.first_ns:
                     marks.first_ns = now_ns
                 marks.content_chunks += 1
                 marks.last_ns = now_ns
-            if any(
-                c.get("finish_reason") for c in chunk.get("choices") or () if isinstance(c, dict)
-            ):
-                marks.finish = True
-            if chunk.get("usage"):
-                _usage(marks, chunk["usage"])
-                if not marks.include_usage and not chunk.get("choices"):
-                    continue
-            out.append(ev)
-            continue
-        if looks_like_content(data):
-            marks.content_chunks += 1
-            marks.last_ns = now_ns
-        elif b'"error"' in data:
-            chunk = parse_json(data)
-            if isinstance(chunk, dict) and "error" in chunk:
-                raise AttemptFailed(ErrorClass.STREAM_ERROR, _error_message(chunk))
-        if nonempty_string(data, b'"finish_reason"'):
-            marks.finish = True
-        if has_object(data, b'"usage"'):
-            chunk = parse_json(data)
-            if isinstance(chunk, dict) and chunk.get("usage"):
-                _usage(marks, chunk["usage"])
-                if not marks.include_usage and not chunk.get("choices"):
-                    continue
-        out.append(ev)
+            if relay:
+                out.append(relay)
+    except StreamErrorEvent as exc:
+        raise AttemptFailed(ErrorClass.STREAM_ERROR, str(exc)) from None
+    except MalformedEvent as exc:
+        raise AttemptFailed(ErrorClass.STREAM_BROKEN, str(exc)) from None
     return b"".join(out)
-
-
-def anthropic_events(marks: Marks, events: list[bytes], now_ns: int) -> bytes:
-    """Translate one read's Anthropic events to OpenAI chunks, folding them into ``marks``."""
-    tr = marks.translator
-    assert tr is not None
-    out = []
-    for ev in events:
-        translated, content = tr.translate(event_name(ev), event_data(ev))
-        if tr.error:
-            cls = (
-                ErrorClass.STREAM_BROKEN
-                if tr.error == "malformed event"
-                else ErrorClass.STREAM_ERROR
-            )
-            raise AttemptFailed(cls, tr.error)
-        if content:
-            if not marks.first_ns:
-                marks.first_ns = now_ns
-            marks.content_chunks += 1
-            marks.last_ns = now_ns
-        if tr.finished:
-            marks.done = True
-            marks.input_tokens, marks.output_tokens = tr.input_tokens, tr.output_tokens
-        if translated:
-            if marks.builder is not None:
-                for piece in translated.split(b"\n\n"):
-                    chunk = parse_json(piece[6:]) if piece.startswith(b"data: {") else None
-                    if isinstance(chunk, dict):
-                        marks.builder.add(chunk)
-            out.append(translated)
-    return b"".join(out)
-
-
-def _usage(marks: Marks, usage: Any) -> None:
-    if isinstance(usage, dict):
-        marks.input_tokens = usage.get("prompt_tokens", marks.input_tokens)
-        marks.output_tokens = usage.get("completion_tokens", marks.output_tokens)
 
 
 def observation(
@@ -206,10 +116,3 @@ def observation(
         tokens_estimated=estimated,
         cost_usd=cost,
     )
-
-
-def _error_message(chunk: dict[str, Any]) -> str:
-    err = chunk.get("error")
-    if isinstance(err, dict):
-        return str(err.get("message") or err.get("type") or "error event")[:300]
-    return str(err)[:300]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from signalbox.protocols import PROTOCOLS
 from signalbox.router.fields import (
     FUNCTION_NAME_PATTERN,
     MAX_STOP,
@@ -139,7 +140,7 @@ OPENAPI: dict[str, Any] = {
                         "properties": {
                             "base_url": {"type": "string"},
                             "upstream_model": {"type": "string"},
-                            "api": {"type": "string", "enum": ["openai", "anthropic"]},
+                            "api": {"type": "string", "enum": sorted(PROTOCOLS)},
                         },
                     },
                     "ranking": {

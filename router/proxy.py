@@ -2,8 +2,10 @@
 produces content before its first-token deadline, measure it as a ``traffic`` observation with the
 probe's metric definitions, and end a stream that breaks after the first byte with an error event.
 
-Upstreams are always streamed, so TTFT, the deadline and fallback work the same for apps that asked
-for a plain completion (assembled here). Per-chunk work after the first content is byte tests only.
+Every upstream speaks its provider's wire protocol (``signalbox.protocols``): the protocol builds
+the request and reads the stream, translating it to OpenAI chunks where it is not OpenAI's; nothing
+here names a protocol. Upstreams are always streamed, so TTFT, the deadline and fallback work the
+same for apps that asked for a plain completion (assembled here).
 """
 
 from __future__ import annotations
@@ -19,18 +21,13 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from signalbox.protocols import protocol
+from signalbox.protocols.sse import SSEParser
+from signalbox.protocols.wire import StreamReader, TranslationError, WireProtocol
 from signalbox.records import ErrorClass, Observation
-from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
 from signalbox.router.completion import CompletionBuilder
-from signalbox.router.errors import ApiError
-from signalbox.router.events import (
-    AttemptFailed,
-    Marks,
-    anthropic_events,
-    ended_early,
-    observation,
-    openai_events,
-)
+from signalbox.router.errors import ApiError, error_event
+from signalbox.router.events import AttemptFailed, Marks, ended_early, fold, observation
 from signalbox.router.fallback import (
     CLIENT_FAULT_STATUSES,
     AttemptError,
@@ -42,15 +39,9 @@ from signalbox.router.fallback import (
 from signalbox.router.live import EndpointInfo, LiveState
 from signalbox.router.metrics import Metrics
 from signalbox.router.select import Decision
-from signalbox.router.sse import (
-    EventSplitter,
-    error_event,
-    parse_json,
-)
 
 log = logging.getLogger(__name__)
 perf_ns = time.perf_counter_ns
-ANTHROPIC_VERSION = "2023-06-01"
 
 
 def upstream_tracing() -> aiohttp.TraceConfig:
@@ -74,11 +65,6 @@ def upstream_tracing() -> aiohttp.TraceConfig:
     trace.on_connection_create_end.append(connect_end)
     trace.on_request_headers_sent.append(headers_sent)
     return trace
-
-
-class UntranslatableRequest(Exception):
-    """The app's request has no valid form in the endpoint's API (e.g. tool-call arguments that
-    are not JSON, for an Anthropic endpoint); nothing was sent."""
 
 
 class Forwarder:
@@ -127,18 +113,25 @@ class Forwarder:
             deadline = first_token_deadline_s(
                 ranked.candidate.snapshot, self.ttft_cap_s, max_ttft_ms
             )
-            marks = Marks(include_usage=include_usage or not stream)
-            if not stream:
-                marks.builder = CompletionBuilder(decision.model)
-            marks.load_level = self.live.begin(info.key)
+            wire = protocol(info.ref.provider.api)
             try:
-                response = await self._attempt(
-                    request, info, body, marks, deadline, n, received_ns, stream
-                )
-            except UntranslatableRequest as exc:
+                payload = orjson.dumps(wire.request(body, info.ref.spec.upstream_model))
+            except TranslationError as exc:
                 # the app's request, not the provider, is at fault: another API may take it
                 untranslatable.append(f"{info.provider}: {exc}")
                 continue
+            builder = None if stream else CompletionBuilder(decision.model)
+            reader = wire.reader(
+                info.ref.model,
+                include_usage=include_usage or not stream,
+                sink=builder.add if builder is not None else None,
+            )
+            marks = Marks()
+            marks.load_level = self.live.begin(info.key)
+            try:
+                response = await self._attempt(
+                    request, info, wire, payload, reader, builder, marks, deadline, n, received_ns
+                )
             except AttemptFailed as exc:
                 errors.append(AttemptError(info.provider, exc.error_class, exc.status, exc.message))
                 self.metrics.upstream_errors[(info.provider, str(exc.error_class))] += 1
@@ -156,45 +149,24 @@ class Forwarder:
             )
         raise ProvidersExhausted(errors)
 
-    def _request(
-        self, info: EndpointInfo, body: dict[str, Any], marks: Marks
-    ) -> tuple[str, bytes, dict[str, str]]:
-        provider = info.ref.provider
-        key = self.keys.get(provider.name)
-        if provider.api == "anthropic":
-            try:
-                payload = translate_request(body, info.ref.spec.upstream_model)
-            except TranslationError as exc:
-                raise UntranslatableRequest(str(exc)) from None
-            marks.translator = StreamTranslator(info.ref.model, marks.include_usage)
-            headers = {"anthropic-version": ANTHROPIC_VERSION, "content-type": "application/json"}
-            if key:
-                headers["x-api-key"] = key
-        else:
-            payload = {k: v for k, v in body.items() if k != "provider"}
-            payload["model"] = info.ref.spec.upstream_model
-            payload["stream"] = True
-            payload["stream_options"] = {"include_usage": True}
-            headers = {"content-type": "application/json"}
-            if key:
-                headers["authorization"] = f"Bearer {key}"
-        return provider.request_url(), orjson.dumps(payload), headers
-
     async def _attempt(
         self,
         request: web.Request,
         info: EndpointInfo,
-        body: dict[str, Any],
+        wire: WireProtocol,
+        payload: bytes,
+        reader: StreamReader,
+        builder: CompletionBuilder | None,
         marks: Marks,
         deadline_s: float,
         attempt: int,
         received_ns: int,
-        stream: bool,
     ) -> web.StreamResponse:
-        url, data, headers = self._request(info, body, marks)
+        provider = info.ref.provider
+        url = wire.url(provider.base_url, info.ref.spec.upstream_model, stream=True)
+        headers = wire.headers(self.keys.get(provider.name))
         wall = self.live.clock()
-        splitter = EventSplitter()
-        process = anthropic_events if marks.translator else openai_events
+        parser = SSEParser()
         upstream: aiohttp.ClientResponse | None = None
         held: list[bytes] = []
         try:
@@ -202,22 +174,22 @@ class Forwarder:
                 async with asyncio.timeout(deadline_s) as cm:
                     marks.sent_ns = perf_ns()  # moved to the write by the tracing hooks
                     upstream = await self.session.post(
-                        url, data=data, headers=headers, trace_request_ctx=marks
+                        url, data=payload, headers=headers, trace_request_ctx=marks
                     )
                     marks.status = upstream.status
                     if upstream.status != 200:
-                        await self._refuse(upstream)
-                    reader = upstream.content
+                        await self._refuse(upstream, wire)
+                    content = upstream.content
                     while not marks.first_ns:
-                        chunk = await reader.readany()
+                        chunk = await content.readany()
                         if not chunk:
-                            ended_early(marks)
-                        held.append(process(marks, splitter.feed(chunk), perf_ns()))
+                            ended_early(reader)
+                        held.append(fold(marks, reader, parser.feed(chunk), perf_ns()))
                     cm.reschedule(None)
-                    if not stream:  # a plain completion: read to the end before the first byte
-                        while chunk := await reader.readany():
-                            process(marks, splitter.feed(chunk), perf_ns())
-                        if not (marks.done or marks.finish):
+                    if builder is not None:  # a plain completion: read to the end first
+                        while chunk := await content.readany():
+                            fold(marks, reader, parser.feed(chunk), perf_ns())
+                        if not (reader.done or reader.finished):
                             raise AttemptFailed(
                                 ErrorClass.TRUNCATED, "stream ended without a finish reason"
                             )
@@ -233,24 +205,23 @@ class Forwarder:
                 cls = ErrorClass.CONNECT if upstream is None else ErrorClass.STREAM_BROKEN
                 raise AttemptFailed(cls, type(exc).__name__) from None
             except UpstreamClientError:
-                self._record(info, wall, marks, ErrorClass.HTTP_4XX, perf_ns())
+                self._record(info, wall, marks, reader, ErrorClass.HTTP_4XX, perf_ns())
                 if upstream is not None:
                     upstream.close()
                 raise
         except AttemptFailed as exc:
             if exc.status is None:
                 exc.status = marks.status
-            self._record(info, wall, marks, exc.error_class, perf_ns())
+            self._record(info, wall, marks, reader, exc.error_class, perf_ns())
             if upstream is not None:
                 upstream.close()
             raise
         headers_out = {"x-signalbox-provider": info.provider, "x-signalbox-attempts": str(attempt)}
-        if not stream:
+        if builder is not None:
             upstream.release()
-            assert marks.builder is not None
-            self._record(info, wall, marks, None, perf_ns())
+            self._record(info, wall, marks, reader, None, perf_ns())
             return web.Response(
-                body=orjson.dumps(marks.builder.result()),
+                body=orjson.dumps(builder.result()),
                 content_type="application/json",
                 headers=headers_out,
             )
@@ -258,8 +229,8 @@ class Forwarder:
             request,
             info,
             upstream,
-            splitter,
-            process,
+            parser,
+            reader,
             marks,
             held,
             headers_out,
@@ -273,8 +244,8 @@ class Forwarder:
         request: web.Request,
         info: EndpointInfo,
         upstream: aiohttp.ClientResponse,
-        splitter: EventSplitter,
-        process: Callable[[Marks, list[bytes], int], bytes],
+        parser: SSEParser,
+        reader: StreamReader,
         marks: Marks,
         held: list[bytes],
         headers_out: dict[str, str],
@@ -297,13 +268,13 @@ class Forwarder:
             if attempt == 1:
                 added = (perf_ns() - received_ns) - (marks.first_ns - marks.sent_ns)
                 self.metrics.observe_added_latency(max(added, 0) / 1e9)
-            reader = upstream.content
+            content = upstream.content
             try:
-                while chunk := await reader.readany():
-                    out = process(marks, splitter.feed(chunk), perf_ns())
+                while chunk := await content.readany():
+                    out = fold(marks, reader, parser.feed(chunk), perf_ns())
                     if out:
                         await response.write(out)
-                if not (marks.done or marks.finish):
+                if not (reader.done or reader.finished):
                     raise AttemptFailed(
                         ErrorClass.TRUNCATED, "upstream stream ended without a finish reason"
                     )
@@ -331,7 +302,7 @@ class Forwarder:
                 )
             if error is not None:
                 self.metrics.upstream_errors[(info.provider, str(error))] += 1
-            self._record(info, wall, marks, error, perf_ns())
+            self._record(info, wall, marks, reader, error, perf_ns())
             await response.write_eof()
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             upstream.close()  # the app went away: nothing to measure about the provider
@@ -341,29 +312,25 @@ class Forwarder:
         return response
 
     def _record(
-        self, info: EndpointInfo, wall: float, marks: Marks, error: ErrorClass | None, end_ns: int
+        self,
+        info: EndpointInfo,
+        wall: float,
+        marks: Marks,
+        reader: StreamReader,
+        error: ErrorClass | None,
+        end_ns: int,
     ) -> None:
+        marks.input_tokens, marks.output_tokens = reader.input_tokens, reader.output_tokens
         endpoint_id = self.live.ids.get(info.key, 0)
         obs = observation(info, endpoint_id, wall, marks, error, end_ns)
         if obs.ok:
             self.live.observe_load(info.key, marks.load_level, wall, obs.ttft_ms, obs.tps)
         self.on_observation(info, obs, marks.load_level)
 
-    async def _refuse(self, upstream: aiohttp.ClientResponse) -> None:
+    async def _refuse(self, upstream: aiohttp.ClientResponse, wire: WireProtocol) -> None:
         status = upstream.status
-        text = (await upstream.content.read(4096)).decode("utf-8", "replace")
-        message = _upstream_message(text) or f"HTTP {status}"
-        if status in CLIENT_FAULT_STATUSES:
+        body = await upstream.content.read(4096)
+        message = wire.error_message(body) or f"HTTP {status}"
+        if status in CLIENT_FAULT_STATUSES and not wire.provider_refusal(status, body):
             raise UpstreamClientError(status, message)
         raise AttemptFailed(classify_status(status), message, status)
-
-
-def _upstream_message(text: str) -> str | None:
-    body = parse_json(text.encode())
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-        if isinstance(err, str):
-            return err[:300]
-    return text.strip()[:200] or None

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from signalbox.protocols import PROTOCOLS
+
 
 class CatalogError(Exception):
     """The catalog cannot be used; ``problems`` lists every reason with its key path."""
@@ -37,9 +39,16 @@ class Provider(_Strict):
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     base_url: str
-    api: Literal["openai", "anthropic"] = "openai"
+    api: str = "openai"  # a wire protocol of signalbox.protocols
     api_key_env: str | None = None
     region: str | None = None
+
+    @field_validator("api")
+    @classmethod
+    def _known_api(cls, value: str) -> str:
+        if value not in PROTOCOLS:
+            raise ValueError(f"unknown api '{value}'; one of {', '.join(sorted(PROTOCOLS))}")
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -47,12 +56,6 @@ class Provider(_Strict):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
-
-    def request_url(self) -> str:
-        """The streaming endpoint URL, as each protocol's official SDK builds it."""
-        if self.api == "anthropic":
-            return f"{self.base_url}/v1/messages"
-        return f"{self.base_url}/chat/completions"
 
 
 class EndpointSpec(_Strict):

@@ -6,12 +6,16 @@ from typing import Any
 
 import orjson
 
+from signalbox.protocols.anthropic import PROTOCOL as ANTHROPIC
+from signalbox.protocols.anthropic import STOP_REASONS
 from signalbox.simulator.dialect import (
     BadRequest,
     GenRequest,
     Reply,
+    Route,
     check_max_tokens,
     content_chars,
+    json_object,
 )
 
 _ERROR_TYPES = {
@@ -23,7 +27,8 @@ _ERROR_TYPES = {
     503: "overloaded_error",
     529: "overloaded_error",
 }
-_STOP = {"stop": "end_turn", "length": "max_tokens"}
+# OpenAI finish_reason -> Anthropic stop_reason (the protocol's map, read backwards)
+_STOP = {openai: native for native, openai in STOP_REASONS.items() if native != "stop_sequence"}
 
 
 def _event(name: str, payload: dict[str, Any]) -> bytes:
@@ -33,17 +38,17 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
 class AnthropicDialect:
     """``POST /v1/messages`` as Anthropic speaks it."""
 
-    name = "anthropic"
+    name = ANTHROPIC.name
     content_type = "text/event-stream"
+    id_prefix = "msg_"
+    routes = (Route("/v1/messages"),)
+    models_path = "/v1/models"
 
-    def parse(self, body: bytes) -> GenRequest:
+    def parse(
+        self, body: bytes, model: str | None = None, stream: bool | None = None
+    ) -> GenRequest:
         """Validate the JSON body; raise :class:`BadRequest` naming the field."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("There was an issue with your request body: invalid JSON.") from None
-        if not isinstance(data, dict):
-            raise BadRequest("The request body must be a JSON object.")
+        data = json_object(body, "There was an issue with your request body: invalid JSON.")
         model = data.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model: Field required", "model")
@@ -67,13 +72,30 @@ class AnthropicDialect:
             raise BadRequest("stream: Input should be a valid boolean", "stream")
         return GenRequest(model, stream, max_tokens, True, chars)
 
-    def auth_ok(self, headers: Any, key: str) -> bool:
+    def auth_ok(self, headers: Any, query: Any, key: str) -> bool:
         """``x-api-key: <key>``; also ``Authorization: Bearer <key>``, which the ``anthropic`` SDK
         sends instead since its 2.x releases."""
         return (
             headers.get("x-api-key", "") == key
             or headers.get("Authorization", "") == f"Bearer {key}"
         )
+
+    def auth_refusal(self, provider: str) -> tuple[int, dict[str, Any]]:
+        """401."""
+        return 401, self.error_body(401, f"Invalid or missing API key for provider '{provider}'.")
+
+    def models_list(self, provider: str, upstream_ids: list[str]) -> dict[str, Any]:
+        """``GET /v1/models`` as Anthropic answers it."""
+        data = [
+            {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+            for m in upstream_ids
+        ]
+        return {
+            "data": data,
+            "has_more": False,
+            "first_id": upstream_ids[0] if upstream_ids else None,
+            "last_id": upstream_ids[-1] if upstream_ids else None,
+        }
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         """``{"type": "error", "error": {"type", "message"}}``."""
@@ -158,17 +180,3 @@ class AnthropicDialect:
             "stop_sequence": None,
             "usage": self._usage(reply, output_tokens),
         }
-
-
-def anthropic_models_list(upstream_ids: list[str]) -> dict[str, Any]:
-    """``GET /v1/models`` as Anthropic answers it."""
-    data = [
-        {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
-        for m in upstream_ids
-    ]
-    return {
-        "data": data,
-        "has_more": False,
-        "first_id": upstream_ids[0] if upstream_ids else None,
-        "last_id": upstream_ids[-1] if upstream_ids else None,
-    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from signalbox.protocols import protocol
 from signalbox.simulator.scenario import Scenario
 
 
@@ -31,13 +32,14 @@ def catalog_toml(
 ) -> str:
     """Catalog TOML for ``scenario`` served at ``base_url``; endpoints grouped by canonical model.
 
-    OpenAI-dialect providers get ``{base_url}/{name}/v1``, Anthropic ones ``{base_url}/{name}``;
-    the scenario's prices become endpoint price overrides.
+    Each provider's ``base_url`` is ``{base_url}/{name}`` plus what its protocol's official SDK
+    expects (``/v1`` for OpenAI's, nothing for Anthropic's and Gemini's); the scenario's prices
+    become endpoint price overrides.
     """
     base_url = base_url.rstrip("/")
     lines = [f"# Catalog for simulator scenario {_q(scenario.name)} at {base_url}", ""]
     for p in scenario.providers:
-        url = f"{base_url}/{p.name}/v1" if p.dialect == "openai" else f"{base_url}/{p.name}"
+        url = f"{base_url}/{p.name}{protocol(p.dialect).base_path}"
         lines += ["[[provider]]", f"name = {_q(p.name)}", f"base_url = {_q(url)}"]
         lines.append(f"api = {_q(p.dialect)}")
         if p.api_key is not None:

@@ -1,9 +1,12 @@
-"""What both API dialects share: the parsed request, the bad-request error and the dialect interface."""
+"""What every API dialect shares: the parsed request, the bad-request error and the dialect
+interface (one dialect per wire protocol of ``signalbox.protocols``, registered in ``dialects``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import orjson
 
 MAX_TOKENS_LIMIT = 100_000
 
@@ -38,14 +41,34 @@ class Reply:
     include_usage: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A generation route under ``/{provider}``: its path (``{model}`` may stand in it) and
+    whether it streams (None: the body's ``stream`` field says)."""
+
+    path: str
+    stream: bool | None = None
+
+
 class Dialect(Protocol):
     """One API's wire format. Pure: bytes and dicts in, bytes and dicts out."""
 
-    name: str
+    name: str  # the protocol's name (a catalog ``api`` value)
     content_type: str
+    id_prefix: str  # of answer ids
+    routes: tuple[Route, ...]
+    models_path: str  # GET ``/{provider}{models_path}`` lists the models
 
-    def parse(self, body: bytes) -> GenRequest: ...
-    def auth_ok(self, headers: Any, key: str) -> bool: ...
+    def parse(self, body: bytes, model: str | None, stream: bool | None) -> GenRequest:
+        """Validate a request body (``model``/``stream`` given when the route fixes them)."""
+        ...
+
+    def auth_ok(self, headers: Any, query: Any, key: str) -> bool: ...
+    def auth_refusal(self, provider: str) -> tuple[int, dict[str, Any]]:
+        """The status and body answering a missing or wrong key."""
+        ...
+
+    def models_list(self, provider: str, upstream_ids: list[str]) -> dict[str, Any]: ...
     def error_body(self, status: int, message: str) -> dict[str, Any]: ...
     def stream_head(self, reply: Reply) -> bytes: ...
     def stream_content(self, reply: Reply, text: str) -> bytes: ...
@@ -55,6 +78,18 @@ class Dialect(Protocol):
     def completion(
         self, reply: Reply, text: str, finish_reason: str, output_tokens: int
     ) -> dict[str, Any]: ...
+
+
+def json_object(body: bytes, not_json: str) -> dict[str, Any]:
+    """The request body as a JSON object; :class:`BadRequest` (``not_json``: the dialect's own
+    wording) when it is not JSON, or not an object."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadRequest(not_json) from None
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return data
 
 
 def check_max_tokens(value: Any, param: str, *, required: bool) -> int | None:

@@ -6,12 +6,15 @@ from typing import Any
 
 import orjson
 
+from signalbox.protocols.openai import PROTOCOL as OPENAI
 from signalbox.simulator.dialect import (
     BadRequest,
     GenRequest,
     Reply,
+    Route,
     check_max_tokens,
     content_chars,
+    json_object,
 )
 
 _ERROR_TYPES = {
@@ -31,17 +34,17 @@ def _sse(payload: dict[str, Any]) -> bytes:
 class OpenAIDialect:
     """``POST /v1/chat/completions`` as OpenAI speaks it."""
 
-    name = "openai"
+    name = OPENAI.name
     content_type = "text/event-stream"
+    id_prefix = "chatcmpl-"
+    routes = (Route("/v1/chat/completions"),)
+    models_path = "/v1/models"
 
-    def parse(self, body: bytes) -> GenRequest:
+    def parse(
+        self, body: bytes, model: str | None = None, stream: bool | None = None
+    ) -> GenRequest:
         """Validate the JSON body; raise :class:`BadRequest` naming the field."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("We could not parse the JSON body of your request.") from None
-        if not isinstance(data, dict):
-            raise BadRequest("The request body must be a JSON object.")
+        data = json_object(body, "We could not parse the JSON body of your request.")
         model = data.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model: you must provide a model parameter", "model")
@@ -70,9 +73,23 @@ class OpenAIDialect:
         include_usage = bool(options and options.get("include_usage"))
         return GenRequest(model, stream, max_tokens, include_usage, chars)
 
-    def auth_ok(self, headers: Any, key: str) -> bool:
+    def auth_ok(self, headers: Any, query: Any, key: str) -> bool:
         """``Authorization: Bearer <key>``."""
         return headers.get("Authorization", "") == f"Bearer {key}"
+
+    def auth_refusal(self, provider: str) -> tuple[int, dict[str, Any]]:
+        """401."""
+        return 401, self.error_body(401, f"Invalid or missing API key for provider '{provider}'.")
+
+    def models_list(self, provider: str, upstream_ids: list[str]) -> dict[str, Any]:
+        """``GET /v1/models``."""
+        return {
+            "object": "list",
+            "data": [
+                {"id": m, "object": "model", "created": 0, "owned_by": provider}
+                for m in upstream_ids
+            ],
+        }
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         """``{"error": {"message", "type", "param", "code"}}``."""
@@ -143,13 +160,3 @@ class OpenAIDialect:
             ],
             "usage": self._usage(reply, output_tokens),
         }
-
-
-def models_list(provider: str, upstream_ids: list[str]) -> dict[str, Any]:
-    """``GET /v1/models``."""
-    return {
-        "object": "list",
-        "data": [
-            {"id": m, "object": "model", "created": 0, "owned_by": provider} for m in upstream_ids
-        ],
-    }

@@ -13,7 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from signalbox.simulator.dialects import DIALECTS
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 Prob = Annotated[float, Field(ge=0, le=1)]
@@ -107,7 +109,7 @@ class ProviderSpec(_Strict):
     """A virtual provider: its dialect, key, capacity and the models it serves."""
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    dialect: Literal["openai", "anthropic"] = "openai"
+    dialect: str = "openai"  # a wire protocol the simulator speaks (``dialects``)
     api_key: Annotated[str, Field(min_length=1)] | None = None
     region: str | None = None
     capacity: Annotated[int, Field(ge=1)] | None = None
@@ -116,6 +118,13 @@ class ProviderSpec(_Strict):
     chunk_tokens_max: Annotated[int, Field(ge=1, le=64)] = 4
     cycle: Cycle | None = None
     models: list[ModelSpec] = Field(default_factory=list, alias="model")
+
+    @field_validator("dialect")
+    @classmethod
+    def _known_dialect(cls, value: str) -> str:
+        if value not in DIALECTS:
+            raise ValueError(f"unknown dialect '{value}'; one of {', '.join(sorted(DIALECTS))}")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> ProviderSpec:

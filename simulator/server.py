@@ -1,4 +1,4 @@
-"""The aiohttp app: routes for both dialects, /truth and /admin/fault, and paced streaming.
+"""The aiohttp app: every dialect's routes (``dialects``), /truth and /admin/fault, paced streaming.
 
 Pacing: every chunk is due at ``arrival + ttft + (last token index) / tps`` on the monotonic clock;
 each sleep targets that absolute deadline, so scheduling drift never accumulates along a stream.
@@ -19,20 +19,19 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from signalbox.simulator.anthropic_dialect import AnthropicDialect, anthropic_models_list
-from signalbox.simulator.dialect import BadRequest, Dialect, Reply
+from signalbox.simulator.dialect import BadRequest, Dialect, Reply, Route
+from signalbox.simulator.dialects import DIALECTS
 from signalbox.simulator.faults import FaultError
 from signalbox.simulator.fleet import Fleet
 from signalbox.simulator.model import Plan, chunk_texts, estimate_input_tokens
-from signalbox.simulator.openai_dialect import OpenAIDialect, models_list
 from signalbox.simulator.scenario import ProviderSpec, Scenario
 
 log = logging.getLogger(__name__)
 
 FLEET: web.AppKey[Fleet] = web.AppKey("fleet", Fleet)
 HANG_MAX_S = 600.0
-_OPENAI = OpenAIDialect()
-_ANTHROPIC = AnthropicDialect()
+# The error shape of routes that belong to no provider (unknown paths, /truth, /admin/fault)
+_DEFAULT = DIALECTS["openai"]
 _MIDWAY = {"cut_stream", "malformed_event", "stream_error"}
 
 
@@ -114,39 +113,49 @@ class Handlers:
         provider = self.fleet.scenario.provider(name)
         if provider is None or provider.dialect != dialect.name:
             return _error(dialect, 404, f"Unknown provider '{name}' for the {dialect.name} API.")
-        if provider.api_key is not None and not dialect.auth_ok(request.headers, provider.api_key):
-            return _error(dialect, 401, f"Invalid or missing API key for provider '{name}'.")
+        if provider.api_key is not None and not dialect.auth_ok(
+            request.headers, request.query, provider.api_key
+        ):
+            status, body = dialect.auth_refusal(name)
+            return _json(body, status)
         return provider
 
-    async def models(self, request: web.Request) -> web.Response:
-        """``GET /{provider}/v1/models``."""
-        spec = self.fleet.scenario.provider(request.match_info["provider"])
-        dialect: Dialect = (
-            _ANTHROPIC if spec is not None and spec.dialect == "anthropic" else _OPENAI
-        )
-        provider = self._provider(request, dialect)
-        if isinstance(provider, web.Response):
-            return provider
-        ids = [m.upstream_model for m in provider.models]
-        if provider.dialect == "anthropic":
-            return _json(anthropic_models_list(ids))
-        return _json(models_list(provider.name, ids))
+    def models(self, path: str) -> Any:
+        """The handler of ``GET /{provider}{path}``: the models of a provider whose dialect lists
+        them at ``path``."""
 
-    async def openai_chat(self, request: web.Request) -> web.StreamResponse:
-        """``POST /{provider}/v1/chat/completions``."""
-        return await self._generate(request, _OPENAI)
+        async def handler(request: web.Request) -> web.Response:
+            spec = self.fleet.scenario.provider(request.match_info["provider"])
+            dialect = DIALECTS[spec.dialect] if spec is not None else _DEFAULT
+            if dialect.models_path != path:
+                dialect = _DEFAULT
+            provider = self._provider(request, dialect)
+            if isinstance(provider, web.Response):
+                return provider
+            return _json(
+                dialect.models_list(provider.name, [m.upstream_model for m in provider.models])
+            )
 
-    async def anthropic_messages(self, request: web.Request) -> web.StreamResponse:
-        """``POST /{provider}/v1/messages``."""
-        return await self._generate(request, _ANTHROPIC)
+        return handler
 
-    async def _generate(self, request: web.Request, dialect: Dialect) -> web.StreamResponse:
+    def generate(self, dialect: Dialect, route: Route) -> Any:
+        """The handler of one of ``dialect``'s generation routes."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            return await self._generate(request, dialect, route)
+
+        return handler
+
+    async def _generate(
+        self, request: web.Request, dialect: Dialect, route: Route
+    ) -> web.StreamResponse:
         arrival = time.monotonic()
         provider = self._provider(request, dialect)
         if isinstance(provider, web.Response):
             return provider
         try:
-            gen = dialect.parse(await request.read())
+            body = await request.read()
+            gen = dialect.parse(body, request.match_info.get("model"), route.stream)
         except BadRequest as exc:
             return _error(dialect, 400, str(exc))
         spec = provider.find_model(gen.model)
@@ -168,7 +177,7 @@ class Handlers:
             if outcome == "hang":
                 return await _hang(request)
             reply = Reply(
-                id=("chatcmpl-" if dialect.name == "openai" else "msg_") + uuid.uuid4().hex[:24],
+                id=dialect.id_prefix + uuid.uuid4().hex[:24],
                 created=int(time.time()),
                 model=spec.upstream_model,
                 input_tokens=estimate_input_tokens(gen.input_chars),
@@ -267,7 +276,7 @@ class Handlers:
             except ValueError:
                 at = math.nan
             if not math.isfinite(at) or at < 0:
-                return _error(_OPENAI, 400, "at: must be a non-negative number of seconds")
+                return _error(_DEFAULT, 400, "at: must be a non-negative number of seconds")
         return _json(self.fleet.truth_json(at))
 
     async def fault(self, request: web.Request) -> web.Response:
@@ -275,11 +284,11 @@ class Handlers:
         try:
             payload = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
-            return _error(_OPENAI, 400, "body: not valid JSON")
+            return _error(_DEFAULT, 400, "body: not valid JSON")
         try:
             fault = self.fleet.apply_fault(payload)
         except FaultError as exc:
-            return _error(_OPENAI, 400, str(exc))
+            return _error(_DEFAULT, 400, str(exc))
         t = self.fleet.now_t()
         return _json({"ok": True, "applied": fault.describe(), "faults": self.fleet.faults_json(t)})
 
@@ -305,12 +314,12 @@ async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _error(_OPENAI, exc.status, exc.reason)
+        return _error(_DEFAULT, exc.status, exc.reason)
     except (asyncio.CancelledError, ConnectionError):
         raise
     except Exception:
         log.exception("simulator handler failed")
-        return _error(_OPENAI, 500, "internal simulator error")
+        return _error(_DEFAULT, 500, "internal simulator error")
 
 
 def build_app(scenario: Scenario, fleet: Fleet | None = None) -> web.Application:
@@ -322,7 +331,9 @@ def build_app(scenario: Scenario, fleet: Fleet | None = None) -> web.Application
     app.router.add_get("/", handlers.index)
     app.router.add_get("/truth", handlers.truth)
     app.router.add_post("/admin/fault", handlers.fault)
-    app.router.add_post("/{provider}/v1/chat/completions", handlers.openai_chat)
-    app.router.add_get("/{provider}/v1/models", handlers.models)
-    app.router.add_post("/{provider}/v1/messages", handlers.anthropic_messages)
+    for dialect in DIALECTS.values():
+        for route in dialect.routes:
+            app.router.add_post("/{provider}" + route.path, handlers.generate(dialect, route))
+    for path in sorted({d.models_path for d in DIALECTS.values()}):
+        app.router.add_get("/{provider}" + path, handlers.models(path))
     return app

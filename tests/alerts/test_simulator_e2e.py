@@ -16,8 +16,7 @@ from sqlalchemy import Engine
 from signalbox.alerts import AlertEvaluator, RetryPolicy
 from signalbox.catalog import parse_catalog
 from signalbox.db import make_engine
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Target, Timeouts, make_client
+from signalbox.probe.runner import Target, Timeouts, make_client, probe_target
 from signalbox.probe.targets import build_targets
 from signalbox.simulator.catalog import api_key_environment, catalog_toml
 from signalbox.simulator.scenario import parse_scenario

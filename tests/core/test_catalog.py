@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from signalbox.catalog import CatalogError, load_catalog, parse_catalog
+from signalbox.catalog import CatalogError, EndpointRef, load_catalog, parse_catalog
+from signalbox.protocols import protocol
 from tests.core.factories import CATALOG_TOML
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,16 +27,21 @@ def _expected(path: Path) -> list[str]:
 def test_example_catalog_is_valid() -> None:
     catalog = load_catalog(ROOT / "signalbox.example.toml")
     assert len(catalog.models[0].endpoints) >= 4
-    assert {p.api for p in catalog.providers} == {"openai", "anthropic"}
+    assert {p.api for p in catalog.providers} == {"openai", "anthropic", "gemini"}
     assert all(p.api_key_env for p in catalog.providers)
+
+
+def _url(ref: EndpointRef) -> str:
+    wire = protocol(ref.provider.api)
+    return wire.url(ref.provider.base_url, ref.spec.upstream_model, stream=True)
 
 
 def test_endpoint_refs_resolve_providers_and_urls() -> None:
     catalog = parse_catalog(CATALOG_TOML)
     refs = list(catalog.endpoints())
     assert [r.key for r in refs] == ["alpha/llama-3.1-70b", "beta/llama-3.1-70b"]
-    assert refs[0].provider.request_url() == "http://127.0.0.1:9/alpha/v1/chat/completions"
-    assert refs[1].provider.request_url() == "http://127.0.0.1:9/beta/v1/messages"
+    assert _url(refs[0]) == "http://127.0.0.1:9/alpha/v1/chat/completions"
+    assert _url(refs[1]) == "http://127.0.0.1:9/beta/v1/messages"
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)

@@ -1,15 +1,17 @@
-"""A simulator scenario for probe tests: one healthy provider and one per error kind, both dialects."""
+"""A simulator scenario for probe tests: one healthy provider and one per error kind, in every
+dialect (one per registered wire protocol)."""
 
 from __future__ import annotations
 
+from signalbox.protocols import PROTOCOLS
 from signalbox.simulator.scenario import ERROR_KINDS
 
-DIALECTS = ("openai", "anthropic")
+DIALECTS = tuple(PROTOCOLS)
 
 
 def provider_name(dialect: str, kind: str) -> str:
-    """``oa-ok``, ``an-http_500``, ...: the provider failing with ``kind`` in ``dialect``."""
-    return ("oa" if dialect == "openai" else "an") + "-" + kind.replace("_", "-")
+    """``op-ok``, ``an-http-500``, ``ge-hang``...: the provider failing with ``kind`` in ``dialect``."""
+    return dialect[:2] + "-" + kind.replace("_", "-")
 
 
 def scenario_toml(canary_key: str | None = None) -> str:

@@ -1,7 +1,7 @@
 """A tiny aiohttp provider whose every byte and pause is scripted, for dialect-quirk tests.
 
-Each script is registered under a provider name and answers both ``/{name}/v1/chat/completions``
-and ``/{name}/v1/messages``: a status, headers, and a list of (pause in seconds, bytes) writes.
+Each script is registered under a provider name and answers ``/{name}/v1/chat/completions``,
+``/{name}/v1/messages`` and Gemini's ``/{name}/v1beta/models/...``: a status, headers, and a list of (pause in seconds, bytes) writes.
 ``gzip=True`` compresses the stream, flushing after every write so that chunks still arrive
 separately. Requests are recorded (path and headers) so tests can check what a provider received.
 """
@@ -58,6 +58,7 @@ class ScriptedServer:
         app = web.Application()
         app.router.add_post("/{name}/v1/chat/completions", self._handle)
         app.router.add_post("/{name}/v1/messages", self._handle)
+        app.router.add_post("/{name}/v1beta/{method:.+}", self._handle)  # Gemini
         self._runner = web.AppRunner(
             app,
             access_log=None,

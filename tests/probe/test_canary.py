@@ -13,14 +13,13 @@ from sqlalchemy import text
 from signalbox.cli import probe as cli
 from signalbox.db import make_engine
 from signalbox.probe import runner as probe_runner
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Timeouts, make_client
+from signalbox.probe.runner import Timeouts, make_client, probe_target
 from signalbox.settings import Settings
 from signalbox.simulator.catalog import api_key_environment, catalog_toml
-from signalbox.simulator.scenario import parse_scenario
+from signalbox.simulator.scenario import ERROR_KINDS, parse_scenario
 from signalbox.simulator.testing import SimulatorThread
 from tests.probe.conftest import make_target
-from tests.probe.fleet import scenario_toml
+from tests.probe.fleet import DIALECTS, scenario_toml
 from tests.probe.scripted_server import DONE, Script, ScriptedServer, openai_chunk
 
 CANARY = "sk-CANARY-7f3a9c1e5b2d4068"
@@ -76,7 +75,7 @@ def test_the_canary_key_appears_in_no_log_output_exception_or_row(
             rows = conn.execute(text("SELECT * FROM observation")).all()
     finally:
         engine.dispose()
-    assert len(rows) == 18
+    assert len(rows) == len(DIALECTS) * (1 + len(ERROR_KINDS))  # every provider, once
     assert CANARY not in repr(rows)
     assert not list(tmp_path.rglob("*.jsonl")) or CANARY not in "".join(
         p.read_text() for p in tmp_path.rglob("*.jsonl")

@@ -5,13 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from signalbox.probe.classify import (
-    HTTPStatusFailure,
-    MalformedEvent,
-    ProbeTimeout,
-    StreamErrorEvent,
-    classify,
-)
+from signalbox.probe.classify import HTTPStatusFailure, ProbeTimeout, classify
+from signalbox.protocols.wire import MalformedEvent, StreamErrorEvent
 from signalbox.records import ErrorClass
 
 

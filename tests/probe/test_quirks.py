@@ -8,8 +8,7 @@ import httpx
 import orjson
 import pytest
 
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Timeouts, make_client
+from signalbox.probe.runner import Timeouts, make_client, probe_target
 from signalbox.records import ErrorClass, Observation
 from tests.probe.conftest import make_target
 from tests.probe.scripted_server import (
@@ -259,6 +258,48 @@ async def test_anthropic_stream_without_message_stop_or_stop_reason_is_truncated
         ),
     ]
     obs = await probe(scripted, "claude-trunc", Script(writes), api="anthropic")
+    assert obs.error_class is ErrorClass.TRUNCATED
+
+
+def gemini_event(parts: list[dict], finish: str | None = None, **usage: int) -> bytes:
+    candidate: dict = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    body = (
+        {"candidates": [candidate], "usageMetadata": usage}
+        if usage
+        else {"candidates": [candidate]}
+    )
+    return b"data: " + orjson.dumps(body) + b"\r\n\r\n"
+
+
+async def test_gemini_thoughts_are_reasoning_and_usage_counts_them(
+    scripted: ScriptedServer,
+) -> None:
+    # given a Gemini stream that thinks for 60 ms before answering, CRLF-separated, split anywhere
+    body = gemini_event([{"text": "Answer.", "thought": True}], promptTokenCount=17)
+    late = gemini_event([{"text": "Hi"}]) + gemini_event(
+        [{"text": " there"}],
+        "STOP",
+        promptTokenCount=17,
+        candidatesTokenCount=2,
+        thoughtsTokenCount=30,
+    )
+    writes = [(0, body[:9]), (0, body[9:]), (0.06, late[:-1]), (0, late[-1:])]
+    obs = await probe(scripted, "gem", Script(writes), api="gemini")
+    # then TTFT is the first thought, TTFA the first answer, and thoughts count as output
+    assert obs.ok, obs.error_class
+    assert obs.ttfa_ms is not None and obs.ttft_ms is not None
+    assert obs.ttfa_ms >= obs.ttft_ms + 50
+    assert (obs.input_tokens, obs.output_tokens, obs.tokens_estimated) == (17, 32, False)
+    received = scripted.received[-1]
+    assert received.path == "/gem/v1beta/models/m-up:streamGenerateContent"
+    assert "x-goog-api-key" not in {k.lower() for k in received.headers}  # no key, none sent
+
+
+async def test_gemini_stream_without_a_finish_reason_is_truncated(scripted: ScriptedServer) -> None:
+    writes = [(0, gemini_event([{"text": "x"}]))]
+    obs = await probe(scripted, "gem-trunc", Script(writes), api="gemini")
     assert obs.error_class is ErrorClass.TRUNCATED
 
 

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from signalbox.catalog import parse_catalog
-from signalbox.probe.protocols import probe_target
-from signalbox.probe.runner import Target, Timeouts, make_client
+from signalbox.probe.runner import Target, Timeouts, make_client, probe_target
 from signalbox.probe.targets import build_targets
 from signalbox.records import ErrorClass
 from signalbox.simulator.catalog import api_key_environment, catalog_toml

@@ -8,16 +8,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import openai
+import openai as openai_sdk
 import orjson
 import pytest
 
 from signalbox.catalog import parse_catalog
+from signalbox.protocols import anthropic, openai
+from signalbox.protocols.anthropic import translate_request
+from signalbox.protocols.sse import SSEParser
+from signalbox.protocols.wire import StreamReader, TranslationError
 from signalbox.records import ErrorClass
-from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
 from signalbox.router.completion import CompletionBuilder
-from signalbox.router.events import AttemptFailed, Marks, anthropic_events, openai_events
-from signalbox.router.sse import EventSplitter
+from signalbox.router.events import AttemptFailed, Marks, fold
 from tests.probe.scripted_server import DONE, Script, ScriptedServer, anthropic_event
 
 WEATHER = {
@@ -304,11 +306,18 @@ TEXT_THEN_TOOL = [
 ]
 
 
-def translated_chunks(events: list[bytes], marks: Marks) -> list[dict[str, Any]]:
+def claude_reader(include_usage: bool = True, builder: CompletionBuilder | None = None) -> Any:
+    sink = builder.add if builder is not None else None
+    return anthropic.PROTOCOL.reader("m", include_usage=include_usage, sink=sink)
+
+
+def translated_chunks(
+    events: list[bytes], marks: Marks, reader: StreamReader
+) -> list[dict[str, Any]]:
     """Run ``events`` through the router's per-read processing, one event per read."""
     out = []
     for i, event in enumerate(events):
-        data = anthropic_events(marks, [event], 100 + i)
+        data = fold(marks, reader, [event], 100 + i)
         for piece in data.split(b"\n\n"):
             if piece.startswith(b"data: {"):
                 out.append(orjson.loads(piece[6:]))
@@ -325,8 +334,8 @@ def tool_deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_parallel_tool_use_stream_becomes_indexed_openai_tool_call_deltas() -> None:
-    marks = Marks(translator=StreamTranslator("m", include_usage=True))
-    chunks = translated_chunks(TWO_TOOLS, marks)
+    marks = Marks()
+    chunks = translated_chunks(TWO_TOOLS, marks, claude_reader())
     assert tool_deltas(chunks) == [
         {
             "index": 0,
@@ -350,17 +359,17 @@ def test_parallel_tool_use_stream_becomes_indexed_openai_tool_call_deltas() -> N
 
 
 def test_a_tools_only_answer_is_content_from_its_first_tool_call() -> None:
-    marks = Marks(translator=StreamTranslator("m", include_usage=True))
-    translated_chunks(TWO_TOOLS, marks)
+    marks, reader = Marks(), claude_reader()
+    translated_chunks(TWO_TOOLS, marks, reader)
     assert marks.first_ns == 100 + TWO_TOOLS.index(tool_start(0, "toolu_01A", "get_weather"))
     assert marks.content_chunks == 5  # two starts and three non-empty argument pieces
-    assert marks.done and marks.last_ns > marks.first_ns
-    assert (marks.input_tokens, marks.output_tokens) == (40, 30)
+    assert reader.done and marks.last_ns > marks.first_ns
+    assert (reader.input_tokens, reader.output_tokens) == (40, 30)
 
 
 def test_text_then_tool_stream_keeps_text_and_numbers_tool_calls_from_zero() -> None:
-    marks = Marks(translator=StreamTranslator("m", include_usage=False))
-    chunks = translated_chunks(TEXT_THEN_TOOL, marks)
+    marks = Marks()
+    chunks = translated_chunks(TEXT_THEN_TOOL, marks, claude_reader(include_usage=False))
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == "Let me check."
     assert {tc["index"] for tc in tool_deltas(chunks)} == {0}
@@ -381,11 +390,10 @@ def test_text_then_tool_stream_keeps_text_and_numbers_tool_calls_from_zero() -> 
 def test_plain_completion_assembles_tool_calls_from_the_stream(
     events: list[bytes], content: str | None, calls: list[tuple[str, str, dict]]
 ) -> None:
-    marks = Marks(translator=StreamTranslator("m", include_usage=True))
-    marks.builder = CompletionBuilder("m")
-    splitter = EventSplitter()
-    anthropic_events(marks, splitter.feed(b"".join(events)), 1)  # everything in one read
-    choice = marks.builder.result()["choices"][0]
+    builder = CompletionBuilder("m")
+    reader = claude_reader(builder=builder)
+    fold(Marks(), reader, SSEParser().feed(b"".join(events)), 1)  # everything in one read
+    choice = builder.result()["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] == content
     got = [
@@ -397,9 +405,8 @@ def test_plain_completion_assembles_tool_calls_from_the_stream(
 
 
 def test_arguments_for_a_tool_call_that_never_started_break_the_stream() -> None:
-    marks = Marks(translator=StreamTranslator("m", include_usage=True))
     with pytest.raises(AttemptFailed) as err:
-        translated_chunks([start(), json_delta(3, '{"a": 1}')], marks)
+        translated_chunks([start(), json_delta(3, '{"a": 1}')], Marks(), claude_reader())
     assert err.value.error_class is ErrorClass.STREAM_BROKEN
 
 
@@ -408,22 +415,25 @@ def test_openai_stream_whose_first_content_is_a_tool_call_counts_as_content() ->
         body = {"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
-    marks = Marks()
-    openai_events(marks, [chunk({"role": "assistant", "content": None})], 10)
+    marks, reader = Marks(), openai.PROTOCOL.reader("m", include_usage=True)
+    fold(marks, reader, [chunk({"role": "assistant", "content": None})], 10)
     assert not marks.first_ns
     call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f"}}
-    openai_events(marks, [chunk({"tool_calls": [call]})], 20)
-    openai_events(
-        marks, [chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]})], 30
+    fold(marks, reader, [chunk({"tool_calls": [call]})], 20)
+    fold(
+        marks,
+        reader,
+        [chunk({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]})],
+        30,
     )
-    openai_events(marks, [chunk({}, "tool_calls"), DONE], 40)
-    assert marks.first_ns == 20 and marks.finish and marks.done
+    fold(marks, reader, [chunk({}, "tool_calls"), DONE], 40)
+    assert marks.first_ns == 20 and reader.finished and reader.done
 
 
 def test_openai_finish_chunk_of_a_tool_call_is_not_counted_as_content() -> None:
     data = b'{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}'
-    marks = Marks(first_ns=1)  # past the first content: the byte tests decide
-    openai_events(marks, [b"data: " + data + b"\n\n"], 40)
+    marks = Marks(first_ns=1)  # past the first content
+    fold(marks, openai.PROTOCOL.reader("m", include_usage=True), [b"data: " + data + b"\n\n"], 40)
     assert marks.content_chunks == 0 and marks.last_ns == 0
 
 
@@ -459,7 +469,7 @@ async def test_sdk_streams_parallel_tool_calls_from_an_anthropic_endpoint(
 ) -> None:
     scripted.scripts["claude"] = Script(writes=[(0.0, e) for e in TWO_TOOLS])
     async with router_factory(catalog(scripted)) as router:
-        client = openai.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
+        client = openai_sdk.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
         raw = await client.chat.completions.with_raw_response.create(
             model="m",
             messages=[USER],
@@ -500,7 +510,7 @@ async def test_sdk_plain_completion_with_a_tool_call_and_the_follow_up_turn(
 ) -> None:
     scripted.scripts["claude"] = Script(writes=[(0.0, e) for e in TEXT_THEN_TOOL])
     async with router_factory(catalog(scripted)) as router:
-        client = openai.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
+        client = openai_sdk.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
         done = await client.chat.completions.create(
             model="m", messages=[USER], tools=[WEATHER], extra_body=only("claude")
         )
@@ -580,7 +590,7 @@ async def test_openai_endpoint_tool_call_stream_is_measured_and_assembled(
         ]
     )
     async with router_factory(catalog(scripted)) as router:
-        client = openai.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
+        client = openai_sdk.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
         raw = await client.chat.completions.with_raw_response.create(
             model="m", messages=[USER], tools=[TIME], extra_body=only("gpt")
         )
@@ -605,9 +615,9 @@ async def test_arguments_that_are_not_json_never_reach_an_anthropic_endpoint(
 ) -> None:
     scripted.scripts["claude"] = Script(writes=[(0.0, e) for e in TWO_TOOLS])
     async with router_factory(catalog(scripted)) as router:
-        client = openai.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
+        client = openai_sdk.AsyncOpenAI(base_url=router.url + "/v1", api_key="x", max_retries=0)
         bad = {"id": "c1", "type": "function", "function": {"name": "get_time", "arguments": "{"}}
-        with pytest.raises(openai.APIStatusError) as err:
+        with pytest.raises(openai_sdk.APIStatusError) as err:
             await client.chat.completions.create(
                 model="m",
                 messages=[USER, {"role": "assistant", "tool_calls": [bad]}],
@@ -626,5 +636,5 @@ async def test_arguments_that_are_not_json_never_reach_an_anthropic_endpoint(
 def test_openai_tool_call_delta_after_the_first_still_counts_as_content() -> None:
     data = b'{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"a"}}]}}]}'
     marks = Marks(first_ns=1)
-    openai_events(marks, [b"data: " + data + b"\n\n"], 40)
+    fold(marks, openai.PROTOCOL.reader("m", include_usage=True), [b"data: " + data + b"\n\n"], 40)
     assert marks.content_chunks == 1 and marks.last_ns == 40

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 import pytest
@@ -137,3 +139,31 @@ async def test_stream_cut_after_first_byte_ends_with_an_error_event(faulty, rout
             async for _ in stream:
                 pass
         await client.close()
+
+
+async def test_a_malformed_event_after_the_first_byte_is_never_relayed(
+    faulty, router_factory
+) -> None:
+    # given an upstream that sends an event whose data is not JSON after its first content
+    faulty.fault("alpha", "error_rate", rate=1.0, error="malformed_event")
+    async with router_factory(sim_catalog(faulty), faulty) as router, httpx.AsyncClient() as http:
+        body = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": True,
+            "max_tokens": 64,
+            "provider": {"only": ["alpha"]},
+        }
+        async with http.stream("POST", router.url + "/v1/chat/completions", json=body) as resp:
+            assert resp.status_code == 200
+            text = (await resp.aread()).decode()
+        metrics = (await http.get(router.url + "/metrics")).text
+    # then the app got only JSON: the content before it, then the router's error event
+    payloads = [json.loads(line[6:]) for line in text.split("\n") if line.startswith("data: ")]
+    assert any(p.get("choices") and p["choices"][0]["delta"].get("content") for p in payloads)
+    assert payloads[-1]["error"]["code"] == "stream_broken"
+    assert "mid-stream" in payloads[-1]["error"]["message"]
+    # and the attempt counts as a broken stream, in /metrics and in the endpoint's statistics
+    assert router.state.metrics.upstream_errors[("alpha", "stream_broken")] == 1
+    assert 'provider="alpha"' in metrics and "stream_broken" in metrics
+    assert router.state.live.full_snapshot(f"alpha/{MODEL}").error_rate > 0.05

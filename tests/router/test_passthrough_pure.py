@@ -7,20 +7,15 @@ import orjson
 import pytest
 
 from signalbox.catalog import parse_catalog
+from signalbox.protocols import anthropic, openai
+from signalbox.protocols.anthropic import translate_request
+from signalbox.protocols.sse import SSEParser, event_data
+from signalbox.protocols.wire import Content, TranslationError
 from signalbox.records import ErrorClass
-from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
 from signalbox.router.completion import CompletionBuilder
-from signalbox.router.events import AttemptFailed, Marks, observation, openai_events
+from signalbox.router.events import AttemptFailed, Marks, fold, observation
 from signalbox.router.fallback import first_token_deadline_s
 from signalbox.router.live import LiveState
-from signalbox.router.sse import (
-    EventSplitter,
-    chunk_has_content,
-    event_data,
-    has_object,
-    looks_like_content,
-    nonempty_string,
-)
 from signalbox.stats import EndpointStats
 
 
@@ -29,8 +24,14 @@ def chunk(delta: dict, finish: str | None = None) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
+def content_kind(data: bytes) -> Content:
+    """What the OpenAI reader makes of one event holding ``data``."""
+    kind, _ = openai.PROTOCOL.reader("m", include_usage=True).read(b"data: " + data + b"\n\n")
+    return kind
+
+
 def test_splitter_reassembles_events_across_reads_and_crlf() -> None:
-    s = EventSplitter()
+    s = SSEParser()
     assert s.feed(b'data: {"a"') == []
     assert s.feed(b": 1}\r\n\r\n: ping\n\ndata: [DO") == [b'data: {"a": 1}\n\n', b": ping\n\n"]
     assert s.feed(b"NE]\n\n") == [b"data: [DONE]\n\n"]
@@ -50,8 +51,7 @@ def test_splitter_reassembles_events_across_reads_and_crlf() -> None:
 )
 def test_content_detection_parsed_and_by_bytes_agree(delta: dict, content: bool) -> None:
     event = chunk(delta)
-    assert chunk_has_content(orjson.loads(event[6:])) is content
-    assert looks_like_content(event[6:-2]) is content
+    assert (content_kind(event[6:-2]) is not Content.NONE) is content
 
 
 @pytest.mark.parametrize(
@@ -63,30 +63,35 @@ def test_content_detection_parsed_and_by_bytes_agree(delta: dict, content: bool)
         b'{"choices": [{"delta": {"content": ""}, "finish_reason": "stop"}]}',
     ],
 )
-def test_byte_tests_tolerate_json_spacing(data: bytes) -> None:
+def test_content_and_finish_detection_tolerate_json_spacing(data: bytes) -> None:
     parsed = orjson.loads(data)
-    assert looks_like_content(data) is chunk_has_content(parsed)
+    delta = parsed["choices"][0]["delta"]
+    assert (content_kind(data) is Content.ANSWER) is bool(delta.get("content"))
     finish = bool(parsed["choices"][0].get("finish_reason"))
-    assert nonempty_string(data, b'"finish_reason"') is finish
-    assert not has_object(data, b'"usage"')
-    assert has_object(b'{"usage": {"a": 1}}', b'"usage"')
+    reader = openai.PROTOCOL.reader("m", include_usage=False)
+    assert reader.read(b"data: " + data + b"\n\n")[1]  # relayed: no usage to drop
+    assert reader.finished is finish and reader.output_tokens is None
+    _, relayed = reader.read(b'data: {"choices": [], "usage": {"completion_tokens": 1}}\n\n')
+    assert relayed == b"" and reader.output_tokens == 1
 
 
 def test_role_chunk_is_held_until_first_content_and_usage_is_read() -> None:
-    marks = Marks(include_usage=False)
-    out = openai_events(marks, [chunk({"role": "assistant", "content": ""})], 10)
+    marks, reader = Marks(), openai.PROTOCOL.reader("m", include_usage=False)
+    out = fold(marks, reader, [chunk({"role": "assistant", "content": ""})], 10)
     assert marks.first_ns == 0 and out
-    openai_events(marks, [chunk({"content": "a"}), chunk({"content": "b"})], 20)
+    fold(marks, reader, [chunk({"content": "a"}), chunk({"content": "b"})], 20)
     assert marks.first_ns == 20 and marks.content_chunks == 2
     usage = b'data: {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 7}}\n\n'
-    out = openai_events(marks, [chunk({}, "stop"), usage, b"data: [DONE]\n\n"], 30)
+    out = fold(marks, reader, [chunk({}, "stop"), usage, b"data: [DONE]\n\n"], 30)
     assert b"usage" not in out  # the app did not ask for usage
-    assert (marks.input_tokens, marks.output_tokens, marks.finish, marks.done) == (5, 7, True, True)
+    got = (reader.input_tokens, reader.output_tokens, reader.finished, reader.done)
+    assert got == (5, 7, True, True)
 
 
 def test_error_event_before_content_is_a_stream_error() -> None:
+    reader = openai.PROTOCOL.reader("m", include_usage=True)
     with pytest.raises(AttemptFailed) as err:
-        openai_events(Marks(), [b'data: {"error": {"message": "overloaded"}}\n\n'], 1)
+        fold(Marks(), reader, [b'data: {"error": {"message": "overloaded"}}\n\n'], 1)
     assert err.value.error_class is ErrorClass.STREAM_ERROR
 
 
@@ -111,21 +116,29 @@ def test_anthropic_request_translation() -> None:
 
 
 def test_anthropic_stream_translation() -> None:
-    tr = StreamTranslator("m", include_usage=True)
+    tr = anthropic.PROTOCOL.reader("m", include_usage=True)
+
+    def event(name: bytes, data: bytes) -> bytes:
+        return b"event: " + name + b"\ndata: " + data + b"\n\n"
+
     start = b'{"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":9}}}'
-    out, content = tr.translate(b"message_start", start)
+    content, out = tr.read(event(b"message_start", start))
     assert b'"role":"assistant"' in out and not content
-    out, content = tr.translate(
-        b"content_block_delta",
-        b'{"type":"content_block_delta","delta":{"type":"text_delta","text":"Hi"}}',
+    content, out = tr.read(
+        event(
+            b"content_block_delta",
+            b'{"type":"content_block_delta","delta":{"type":"text_delta","text":"Hi"}}',
+        )
     )
     assert content and b'"content":"Hi"' in out
-    tr.translate(
-        b"message_delta",
-        b'{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":3}}',
+    tr.read(
+        event(
+            b"message_delta",
+            b'{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":3}}',
+        )
     )
-    out, _ = tr.translate(b"message_stop", b'{"type":"message_stop"}')
-    assert tr.finished and b'"completion_tokens":3' in out and out.endswith(b"data: [DONE]\n\n")
+    _, out = tr.read(event(b"message_stop", b'{"type":"message_stop"}'))
+    assert tr.done and b'"completion_tokens":3' in out and out.endswith(b"data: [DONE]\n\n")
 
 
 def test_completion_builder_merges_content_and_tool_calls() -> None:

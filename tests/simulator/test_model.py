@@ -20,7 +20,8 @@ def _truth(scenario, provider: str, model: str, t: float, **kw):
 
 
 def _fastest(t: float) -> str:
-    tps = {p.name: _truth(DEMO, p.name, "llama-3.1-70b", t).tps for p in DEMO.providers}
+    serving = [p for p in DEMO.providers if p.find_model("llama-3.1-70b")]
+    tps = {p.name: _truth(DEMO, p.name, "llama-3.1-70b", t).tps for p in serving}
     return max(tps, key=tps.__getitem__)
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from signalbox.catalog import parse_catalog
+from signalbox.protocols import PROTOCOLS, protocol
 from signalbox.simulator.catalog import api_key_env, api_key_environment, catalog_toml
+from signalbox.simulator.dialects import DIALECTS
 from signalbox.simulator.scenario import ScenarioError, builtin_names, load_scenario, parse_scenario
 
 
@@ -22,27 +24,40 @@ def test_every_builtin_scenario_gives_a_valid_catalog(name: str) -> None:
     assert len(list(catalog.endpoints())) == sum(len(p.models) for p in scenario.providers)
 
 
-def test_demo_has_two_models_on_four_providers_with_an_anthropic_one() -> None:
+def test_demo_has_two_open_models_on_four_providers_and_gemini_natively_and_via_a_gateway() -> None:
     scenario = load_scenario("demo")
     catalog = parse_catalog(catalog_toml(scenario, "http://127.0.0.1:8701"))
-    assert {m.name for m in catalog.models} == {"llama-3.1-70b", "qwen-2.5-72b"}
-    assert all(len(m.endpoints) == 4 for m in catalog.models)
+    assert {m.name for m in catalog.models} == {"llama-3.1-70b", "qwen-2.5-72b", "gemini-2.5-flash"}
+    assert all(len(catalog.model(m).endpoints) == 4 for m in ("llama-3.1-70b", "qwen-2.5-72b"))
     assert any(p.api == "anthropic" for p in catalog.providers)
+    gemini = catalog.model("gemini-2.5-flash").endpoints
+    assert {catalog.provider(e.provider).api for e in gemini} == {"gemini", "openai"}
+    assert (
+        catalog.provider("gemini").base_url == "http://127.0.0.1:8701/gemini"
+    )  # as the SDK takes it
     early = [e for e in scenario.events if e.start_s < 180 and e.end_s < 600]
     assert {e.kind for e in early} >= {"outage", "degrade"}
 
 
 def test_catalog_points_each_dialect_where_its_sdk_expects() -> None:
     catalog = parse_catalog(catalog_toml(load_scenario("fast"), "http://127.0.0.1:9999/"))
-    assert catalog.provider("alpha").request_url() == (
-        "http://127.0.0.1:9999/alpha/v1/chat/completions"
-    )
-    assert catalog.provider("charlie").request_url() == "http://127.0.0.1:9999/charlie/v1/messages"
+
+    def request_url(name: str) -> str:
+        provider = catalog.provider(name)
+        return protocol(provider.api).url(provider.base_url, "m", stream=True)
+
+    assert request_url("alpha") == ("http://127.0.0.1:9999/alpha/v1/chat/completions")
+    assert request_url("charlie") == "http://127.0.0.1:9999/charlie/v1/messages"
     assert catalog.provider("bravo").api_key_env == "SIM_BRAVO_KEY"
     assert catalog.provider("alpha").api_key_env is None
     spec = catalog.model("llama-3.1-70b").endpoints[0]
     assert spec.upstream_model == "meta-llama/Llama-3.1-70B-Instruct"
     assert spec.price_input_per_mtok == 0.6
+
+
+def test_the_simulator_speaks_every_registered_protocol() -> None:
+    assert set(DIALECTS) == set(PROTOCOLS)
+    assert all(name == d.name for name, d in DIALECTS.items())
 
 
 def test_key_environment_names_every_keyed_provider() -> None:
