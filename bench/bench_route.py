@@ -159,6 +159,7 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
     import random
 
     from signalbox.catalog import parse_catalog
+    from signalbox.records import Sample
     from signalbox.router.live import LiveState
     from signalbox.router.params import route_query
     from signalbox.router.select import SelectionSettings, choose, rank
@@ -175,7 +176,7 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
     now = time.time()
     for key in live.endpoints:
         for i in range(100):
-            live.observe(key, now - i, True, ttft_ms=200 + i, tps=80)
+            live.observe(key, Sample(now - i, True, ttft_ms=200 + i, tps=80))
     rr = route_query({"model": MODEL, "sort": "latency"})
     settings = SelectionSettings()
     t0 = time.perf_counter()

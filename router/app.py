@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from signalbox.catalog import Catalog, load_catalog
-from signalbox.records import Observation
+from signalbox.records import Observation, Sample
 from signalbox.router.breaker import BreakerSettings
 from signalbox.router.decisions import DecisionLog
 from signalbox.router.errors import ApiError, error_response, from_api_error
@@ -189,19 +189,7 @@ async def _lifecycle(
     follower, writer = state.follower, state.writer
 
     def on_observation(info: EndpointInfo, obs: Observation, load_level: int) -> None:
-        live.observe(
-            info.key,
-            obs.ts.timestamp(),
-            obs.ok,
-            obs.source,
-            obs.error_class,
-            obs.ttft_ms,
-            obs.tps,
-            obs.e2e_ms,
-            obs.itl_ms,
-            now=state.clock(),
-            load_level=load_level,
-        )
+        live.observe(info.key, Sample.of(obs), now=state.clock(), load_level=load_level)
         if obs.endpoint_id:
             follower.mark_own(obs.uid)
             writer.submit(obs)

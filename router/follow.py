@@ -15,24 +15,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 
+from signalbox.records import SAMPLE_COLUMNS, Sample
 from signalbox.router.live import LiveState
 from signalbox.schema import Observation, Observation1m
 
 log = logging.getLogger(__name__)
 
-_COLS = (
-    Observation.id,
-    Observation.uid,
-    Observation.endpoint_id,
-    Observation.ts,
-    Observation.source,
-    Observation.ok,
-    Observation.error_class,
-    Observation.ttft_ms,
-    Observation.tps,
-    Observation.e2e_ms,
-    Observation.itl_ms,
-)
+_T = Observation.__table__
+_COLS = (_T.c.id, _T.c.uid, _T.c.endpoint_id, *(_T.c[name] for name in SAMPLE_COLUMNS))
 BATCH = 5000
 GAP_TTL_S = 30.0  # an id skipped for this long was a rolled-back insert, not a slow commit
 MAX_OWN_UIDS = 200_000
@@ -143,16 +133,7 @@ class StoreFollower:
         if key is None:
             return 0
         self.live.observe(
-            key,
-            row.ts.timestamp(),
-            bool(row.ok),
-            row.source,
-            row.error_class,
-            row.ttft_ms,
-            row.tps,
-            row.e2e_ms,
-            row.itl_ms,
-            now=self.live.clock() if live else None,
+            key, Sample.from_row(row._mapping), now=self.live.clock() if live else None
         )
         return 1
 

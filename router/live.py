@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from signalbox.catalog import Catalog, EndpointRef
 from signalbox.prices import resolve_prices
-from signalbox.records import ErrorClass, Source
+from signalbox.records import ErrorClass, Sample, Source
 from signalbox.router.breaker import BreakerSettings, BreakerState, CircuitBreaker
 from signalbox.router.select import Candidate
 from signalbox.stats import EndpointSnapshot, EndpointStats
@@ -95,39 +95,31 @@ class LiveState:
     def observe(
         self,
         key: str,
-        ts: float,
-        ok: bool,
-        source: str = Source.PROBE,
-        error_class: str | None = None,
-        ttft_ms: float | None = None,
-        tps: float | None = None,
-        e2e_ms: float | None = None,
-        itl_ms: float | None = None,
-        feed_breaker: bool = True,
+        sample: Sample,
+        *,
         now: float | None = None,
         load_level: int | None = None,
     ) -> None:
-        """Fold one observation into every half-life's stats and the endpoint's breaker
-        (``load_level``: the router's own load it started at, when it is this router's)."""
+        """Fold one sample into every half-life's stats and the endpoint's breaker (``now``: when
+        the router learns it, for the breaker, default the sample's time; ``load_level``: the
+        router's own load it started at, when it is this router's)."""
         if key not in self.endpoints:
             return
         self.observed += 1
         self.version += 1
         load = (1.0, 1.0)
-        if load_level is not None and ok:
-            load = self.load[key].factors(load_level, ts)
+        if load_level is not None and sample.ok:
+            load = self.load[key].factors(load_level, sample.ts)
         for by_key in self.stats.values():
-            by_key[key].add_values(
-                ts, ok, source, error_class, ttft_ms, tps, e2e_ms, itl_ms, load=load
-            )
+            by_key[key].add(sample, load)
         self._dirty.add(key)
-        app_fault = source == Source.TRAFFIC and error_class == ErrorClass.HTTP_4XX
-        if feed_breaker and not app_fault:
+        source = sample.source
+        if not (source == Source.TRAFFIC and sample.error_class == ErrorClass.HTTP_4XX):
             stats = self.stats[self.half_life_s][key]
-            at = ts if now is None else now
+            at = sample.ts if now is None else now
             f = stats.decay.factor(at)
             recovered = self.breakers[key].record(
-                ok,
+                sample.ok,
                 at,
                 stats.errors.rate(f),
                 stats.errors.total * f,

@@ -17,21 +17,20 @@ from datetime import datetime, timedelta
 import polars as pl
 from sqlalchemy import Engine, select
 
+from signalbox.records import SAMPLE_COLUMNS, Sample
 from signalbox.schema import Endpoint, Observation, Provider
 from signalbox.stats import EndpointSnapshot, EndpointStats
 from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
 POLICIES = ("signalbox", "round-robin", "static-best")
-OBS_SCHEMA = {
-    "endpoint_id": pl.Int64,
+_NOT_FLOAT = {
     "ts": pl.Datetime("us", "UTC"),
-    "source": pl.String,
     "ok": pl.Boolean,
+    "source": pl.String,
     "error_class": pl.String,
-    "ttft_ms": pl.Float64,
-    "tps": pl.Float64,
-    "e2e_ms": pl.Float64,
 }
+# endpoint id, then the columns a Sample is built from (every other one a float metric)
+OBS_SCHEMA = {"endpoint_id": pl.Int64} | {c: _NOT_FLOAT.get(c, pl.Float64) for c in SAMPLE_COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,17 +128,9 @@ def load(
             .order_by(Endpoint.id)
         ).all()
         endpoints = [ReplayEndpoint(r[0], r[1], PriceInfo(r[2], r[3])) for r in eps]
+        table = Observation.__table__
         rows = conn.execute(
-            select(
-                Observation.endpoint_id,
-                Observation.ts,
-                Observation.source,
-                Observation.ok,
-                Observation.error_class,
-                Observation.ttft_ms,
-                Observation.tps,
-                Observation.e2e_ms,
-            )
+            select(*(table.c[name] for name in OBS_SCHEMA))
             .where(Observation.endpoint_id.in_([e.id for e in endpoints]))
             .where(Observation.ts >= since, Observation.ts < until)
             .order_by(Observation.ts)
@@ -228,15 +219,7 @@ def replay(
     for step in range(n_steps):
         step_start = since + timedelta(seconds=step * step_s)
         while pending is not None and pending["ts"] < step_start:
-            stats[pending["endpoint_id"]].add_values(
-                ts=pending["ts"].timestamp(),
-                ok=pending["ok"],
-                source=pending["source"],
-                error_class=pending["error_class"],
-                ttft_ms=pending["ttft_ms"],
-                tps=pending["tps"],
-                e2e_ms=pending["e2e_ms"],
-            )
+            stats[pending["endpoint_id"]].add(Sample.from_row(pending))
             pending = next(rows, None)
         step_outcome = [outcomes.get((step, e.id)) for e in endpoints]
         if any(o is None for o in step_outcome):

@@ -21,14 +21,14 @@ from sqlalchemy import Engine, func, select
 
 from signalbox.alerts.rules import RuleInput
 from signalbox.catalog import AlertRule
+from signalbox.records import SAMPLE_COLUMNS, Sample
 from signalbox.schema import Observation
 from signalbox.stats import EndpointSnapshot, EndpointStats
 
 _T = Observation.__table__
-_COLS = (_T.c.id, _T.c.endpoint_id, _T.c.ts, _T.c.ok, _T.c.source, _T.c.error_class)
-_COLS += (_T.c.ttft_ms, _T.c.tps)
+_COLS = (_T.c.id, _T.c.endpoint_id, *(_T.c[name] for name in SAMPLE_COLUMNS))
 
-Row = tuple[int, int, float, bool, str, str | None, float | None, float | None]
+Row = tuple[int, int, Sample]  # id, endpoint id, sample
 
 
 def _dt(ts: float) -> datetime:
@@ -88,7 +88,7 @@ class StatsFeed:
                 ).scalar()
                 if last is not None:
                     self._last_ok[endpoint_id] = last.timestamp()
-        settled = [r[0] for r in rows if r[2] < now - self.settle_s]
+        settled = [r[0] for r in rows if r[2].ts < now - self.settle_s]
         self._low_id = max(settled, default=0)
         self._recent = {r[0] for r in rows if r[0] > self._low_id}
         self._checkpoints.append((now, max((r[0] for r in rows), default=self._low_id)))
@@ -119,9 +119,10 @@ class StatsFeed:
         self.rows_read += len(rows)
         self._snapshots_at = None
         for row in rows:
-            _, endpoint_id, ts, ok = row[0], row[1], row[2], row[3]
-            self._stats(endpoint_id).add_values(ts, ok, row[4], row[5], ttft_ms=row[6], tps=row[7])
-            if ok and ts > self._last_ok.get(endpoint_id, float("-inf")):
+            _, endpoint_id, sample = row
+            ts = sample.ts
+            self._stats(endpoint_id).add(sample)
+            if sample.ok and ts > self._last_ok.get(endpoint_id, float("-inf")):
                 self._last_ok[endpoint_id] = ts
             if ts < self._first_seen.get(endpoint_id, float("inf")):
                 self._first_seen[endpoint_id] = ts
@@ -135,9 +136,7 @@ class StatsFeed:
             self._snapshots_at = None
             _, _, row = heapq.heappop(self._delayed)
             for half_life_s in self.baseline_half_lives_s:
-                self._base(row[1], half_life_s).add_values(
-                    row[2], row[3], row[4], row[5], ttft_ms=row[6], tps=row[7]
-                )
+                self._base(row[1], half_life_s).add(row[2])
 
     def _stats(self, endpoint_id: int) -> EndpointStats:
         stats = self._current.get(endpoint_id)
@@ -199,4 +198,4 @@ class StatsFeed:
 
 
 def _row(r: Any) -> Row:
-    return (r[0], r[1], r[2].timestamp(), bool(r[3]), r[4], r[5], r[6], r[7])
+    return (r.id, r.endpoint_id, Sample.from_row(r._mapping))

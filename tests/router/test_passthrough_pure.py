@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from signalbox.catalog import parse_catalog
-from signalbox.records import ErrorClass
+from signalbox.records import ErrorClass, Sample
 from signalbox.router.anthropic import StreamTranslator, TranslationError, translate_request
 from signalbox.router.completion import CompletionBuilder
 from signalbox.router.events import AttemptFailed, Marks, observation, openai_events
@@ -191,7 +191,7 @@ def test_first_token_deadline_is_a_capped_multiple_of_p99() -> None:
     stats = EndpointStats(60)
     assert first_token_deadline_s(stats.snapshot(0), 20.0, None) == 20.0
     for i in range(50):
-        stats.add_values(float(i), True, ttft_ms=500.0)
+        stats.add(Sample(float(i), True, ttft_ms=500.0))
     snap = stats.snapshot(50)
     assert first_token_deadline_s(snap, 20.0, None) == pytest.approx(2.0, rel=0.05)
     assert first_token_deadline_s(snap, 1.5, None) == 1.5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from signalbox.records import Sample
 from signalbox.router.breaker import BreakerState
 from signalbox.router.select import Candidate, Constraints, SelectionSettings, choose, rank, select
 from signalbox.stats import EndpointStats
@@ -27,7 +28,7 @@ def candidate(
     stats = EndpointStats(600, stale_after_s=300)
     for i in range(n):
         ok = not (fail_every and i % fail_every == 0)
-        stats.add_values(last_ts - n + i + 1, ok=ok, ttft_ms=ttft_ms, tps=tps, e2e_ms=ttft_ms * 5)
+        stats.add(Sample(last_ts - n + i + 1, ok=ok, ttft_ms=ttft_ms, tps=tps, e2e_ms=ttft_ms * 5))
     prices = PriceInfo(*price) if price else PriceInfo()
     return Candidate(
         key=f"{provider}/m",
@@ -169,8 +170,8 @@ def test_balanced_blends_and_ignores_unknown_prices() -> None:
 def test_stale_estimate_is_read_pessimistically() -> None:
     stats = EndpointStats(600, stale_after_s=300)
     for i in range(50):
-        stats.add_values(
-            T0 + i, ok=True, ttft_ms=100.0 if i % 2 else 300.0, tps=50.0 if i % 2 else 150.0
+        stats.add(
+            Sample(T0 + i, ok=True, ttft_ms=100.0 if i % 2 else 300.0, tps=50.0 if i % 2 else 150.0)
         )
     fresh, stale = stats.snapshot(T0 + 60), stats.snapshot(T0 + 1000)
     assert stale.stale and not fresh.stale
