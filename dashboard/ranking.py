@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo, RequestShape, score_all
 from signalbox.stats import EndpointSnapshot
-from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
 OBJECTIVES = tuple(o.value for o in Objective)
 EXPECTED_OUTPUT_TOKENS = 256

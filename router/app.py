@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 
 from signalbox.catalog import Catalog, load_catalog
 from signalbox.records import Observation, Sample
-from signalbox.router.breaker import BreakerSettings
 from signalbox.router.decisions import DecisionLog
 from signalbox.router.errors import ApiError, error_response, from_api_error
 from signalbox.router.follow import StoreFollower, describe_db_error
@@ -26,7 +25,6 @@ from signalbox.router.handlers import add_routes, gauges
 from signalbox.router.live import EndpointInfo, LiveState
 from signalbox.router.metrics import Metrics, SharedMetrics, shared_folder
 from signalbox.router.proxy import Forwarder, upstream_tracing
-from signalbox.router.select import SelectionSettings
 from signalbox.router.state import STATE, RouterState
 from signalbox.settings import Settings
 
@@ -120,7 +118,6 @@ def create_app(
     clock: Callable[[], float] = time.time,
     rng: Callable[[], float] = random.random,
     environ: Mapping[str, str] | None = None,
-    breaker_settings: BreakerSettings | None = None,
     poll_interval_s: float = 1.0,
     worker: int | None = None,
 ) -> web.Application:
@@ -129,12 +126,12 @@ def create_app(
     process's index in a multi-worker router (its spill file and metrics carry it)."""
     catalog = catalog or load_catalog(settings.catalog)
     metrics = Metrics(worker)
-    live = LiveState(catalog, clock, breaker_settings)
+    live = LiveState(catalog, clock)
     routing = catalog.routing
     state = RouterState(
         catalog=catalog,
         live=live,
-        selection=SelectionSettings(routing.share_buffer, routing.explore_share),
+        routing=routing,
         metrics=metrics,
         decisions=DecisionLog(None, routing.decision_sample_rate, live.ids),
         clock=clock,

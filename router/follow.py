@@ -88,8 +88,8 @@ class StoreFollower:
             for endpoint_id, bucket, total, ok in rollups:
                 key = self.live.keys_by_id.get(endpoint_id)
                 if key:
-                    for by_key in self.live.stats.values():
-                        by_key[key].add_uptime_bucket(bucket.timestamp(), total, ok)
+                    for stats in self.live.books[key].stats.values():
+                        stats.add_uptime_bucket(bucket.timestamp(), total, ok)
             rows = conn.execution_options(yield_per=BATCH).execute(
                 select(*_COLS).where(Observation.ts >= since).order_by(Observation.id)
             )

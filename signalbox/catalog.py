@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from signalbox.routing.objectives import OBJECTIVES
+
 
 class CatalogError(Exception):
     """The catalog cannot be used; ``problems`` lists every reason with its key path."""
@@ -107,15 +109,59 @@ class ProbeSettings(_Strict):
     )
 
 
+class BreakerSettings(_Strict):
+    """``[routing.breaker]``: when an endpoint's circuit opens and how it comes back.
+
+    It opens after ``failure_threshold`` consecutive failures, or when the decayed error rate
+    (at ``routing.half_life_s``) exceeds ``error_rate_threshold`` over at least ``min_samples``
+    effective samples. It stays open ``cooldown_s``, then lets one half-open trial through (another
+    after ``trial_timeout_s`` if that one never reports); a failed trial reopens it with the
+    cooldown doubled, up to ``max_cooldown_s``. A probe's success closes it at once. Replay's
+    breakers and the dashboard's "circuit open" state apply these same thresholds.
+    """
+
+    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    error_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    min_samples: NonNegFloat = 10.0
+    cooldown_s: PositiveFloat = 15.0
+    max_cooldown_s: PositiveFloat = 300.0
+    trial_timeout_s: PositiveFloat = 60.0
+
+
 class RoutingSettings(_Strict):
-    """Statistics and selection knobs shared by the router, alerts and the dashboard."""
+    """``[routing]``: how endpoints are measured and chosen; the one routing-settings object the
+    router, replay and the dashboard all take from the catalog.
+
+    - ``half_life_s``: half-life of the decayed statistics; ``half_life_by_objective_s`` overrides
+      it per objective (keys: the objectives of ``signalbox.routing.objectives``).
+    - ``stale_after_s``: an endpoint whose newest observation is older is stale (scored on its
+      pessimistic quantile; the dashboard shows it stale).
+    - ``share_buffer``: endpoints scoring within this fraction of the best share the traffic.
+    - ``explore_share``: the share of decisions that explores an unsure endpoint, one that is stale
+      or has fewer than ``min_samples`` effective samples (the router also asks the prober to
+      probe those sooner).
+    - ``decision_sample_rate``: the share of decisions written to the store.
+    - ``breaker``: the circuit breaker's thresholds and cooldowns (:class:`BreakerSettings`).
+
+    Alert rules keep their own half-lives (``[[alert]] half_life_s``), shown on each rule.
+    """
 
     half_life_s: PositiveFloat = 900.0
     half_life_by_objective_s: dict[str, PositiveFloat] = Field(default_factory=dict)
     stale_after_s: PositiveFloat = 300.0
     share_buffer: Annotated[float, Field(ge=0, le=1)] = 0.05
     explore_share: Annotated[float, Field(ge=0, le=0.5)] = 0.02
+    min_samples: NonNegFloat = 3.0
     decision_sample_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    def half_life_for(self, objective: str) -> float:
+        """The half-life ``objective`` reads (its override, else ``half_life_s``)."""
+        return self.half_life_by_objective_s.get(str(objective), self.half_life_s)
+
+    def half_lives(self) -> list[float]:
+        """Every distinct half-life some objective reads, ascending."""
+        return sorted({self.half_life_s, *self.half_life_by_objective_s.values()})
 
 
 class AlertRule(_Strict):
@@ -231,8 +277,16 @@ def _cross_check(catalog: Catalog) -> list[str]:
     if catalog.probe.ttft_timeout_s > catalog.probe.total_timeout_s:
         problems.append("probe.ttft_timeout_s: must not exceed probe.total_timeout_s")
     for objective in catalog.routing.half_life_by_objective_s:
-        if objective not in {"throughput", "latency", "e2e", "cost", "balanced"}:
-            problems.append(f"routing.half_life_by_objective_s.{objective}: unknown objective")
+        if objective not in OBJECTIVES:
+            problems.append(
+                f"routing.half_life_by_objective_s.{objective}: unknown objective;"
+                f" use one of {', '.join(OBJECTIVES)}"
+            )
+    breaker = catalog.routing.breaker
+    if breaker.cooldown_s > breaker.max_cooldown_s:
+        problems.append(
+            "routing.breaker.cooldown_s: must not exceed routing.breaker.max_cooldown_s"
+        )
     return problems
 
 

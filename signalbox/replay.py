@@ -18,9 +18,10 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from signalbox.records import SAMPLE_COLUMNS, Sample
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo, RequestShape, score_all
 from signalbox.schema import Endpoint, Observation, Provider
 from signalbox.stats import EndpointSnapshot, EndpointStats
-from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
 POLICIES = ("signalbox", "round-robin", "static-best")
 _NOT_FLOAT = {

@@ -29,7 +29,7 @@ from signalbox.dashboard.notices import (
 )
 from signalbox.replay import POLICIES, ReplayEndpoint, ReplayReport, load, replay
 from signalbox.rollup import floor_ts
-from signalbox.stats.scoring import OBJECTIVES, Objective
+from signalbox.routing.objectives import OBJECTIVES, Objective
 
 PATH = "/replay"
 NAME = "Replay"

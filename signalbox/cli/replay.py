@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from signalbox.db import make_engine
     from signalbox.records import utcnow
     from signalbox.replay import load, replay
-    from signalbox.stats.scoring import Objective
+    from signalbox.routing.objectives import Objective
 
     try:
         window = parse_duration(args.since)

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from signalbox.catalog import parse_catalog
 from signalbox.records import Observation, Source
 from signalbox.replay import OBS_SCHEMA, ReplayEndpoint, replay
-from signalbox.stats.scoring import Objective, PriceInfo
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
 from tests.core.factories import CATALOG_TOML

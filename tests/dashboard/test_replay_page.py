@@ -21,8 +21,8 @@ from signalbox.dashboard.pages import replay as page
 from signalbox.dashboard.pages.replay import Selection, change, refresh, selection
 from signalbox.db import make_engine
 from signalbox.replay import load, replay
+from signalbox.routing.objectives import Objective
 from signalbox.schema import Observation
-from signalbox.stats.scoring import Objective
 from tests.dashboard import test_browser as harness
 from tests.dashboard.seed import (
     MODEL,

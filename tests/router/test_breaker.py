@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from signalbox.catalog import BreakerSettings
 from signalbox.records import Sample
-from signalbox.router.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from signalbox.routing.breaker import BreakerState, CircuitBreaker
 
 
 def test_consecutive_failures_open_then_cooldown_then_half_open() -> None:

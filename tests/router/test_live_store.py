@@ -113,10 +113,10 @@ def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
     from sqlalchemy import func, select
 
     from signalbox.router.decisions import DecisionLog
-    from signalbox.router.select import Candidate
-    from signalbox.router.select import select as choose
+    from signalbox.routing.objectives import Objective
+    from signalbox.routing.select import Candidate
+    from signalbox.routing.select import select as choose
     from signalbox.schema import Decision as DecisionRow
-    from signalbox.stats.scoring import Objective
 
     clock = FakeClock()
     live, ids = setup_live(engine, clock)
@@ -132,7 +132,7 @@ def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
 
 
 def test_objective_with_its_own_half_life_reads_its_own_stats() -> None:
-    from signalbox.stats.scoring import Objective
+    from signalbox.routing.objectives import Objective
 
     catalog = parse_catalog(
         '[[provider]]\nname = "p"\nbase_url = "http://x/v1"\n[[model]]\nname = "m"\n'

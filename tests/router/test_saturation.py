@@ -11,9 +11,9 @@ import pytest
 
 from signalbox.records import Sample, Source
 from signalbox.router.live import LiveState
+from signalbox.routing.objectives import Objective
 from signalbox.simulator.scenario import parse_scenario
 from signalbox.simulator.testing import SimulatorThread
-from signalbox.stats.scoring import Objective
 from tests.router.conftest import TWO_ENDPOINTS, sim_catalog
 
 SATURATING = """
