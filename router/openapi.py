@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from signalbox.routing.objectives import OBJECTIVES, describe_objectives
+
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -24,7 +26,11 @@ def _q(
 
 
 _NUM = {"type": "number", "minimum": 0}
-_OBJECTIVE = {"type": "string", "enum": ["throughput", "latency", "e2e", "cost", "balanced"]}
+_OBJECTIVE = {
+    "type": "string",
+    "enum": list(OBJECTIVES),
+    "description": "what to optimise for:\n" + describe_objectives(),
+}
 _AUTH = {"401": _err("missing or wrong API key (when SIGNALBOX_API_KEYS is set)")}
 _NULLNUM = {"type": "number", "nullable": True}
 

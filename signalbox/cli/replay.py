@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE, OBJECTIVES, describe_objectives
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 POLICY_CHOICES = ("signalbox", "round-robin", "static-best")
@@ -29,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", default="signalbox", choices=POLICY_CHOICES)
     parser.add_argument(
         "--sort",
-        default="balanced",
-        choices=["throughput", "latency", "e2e", "cost", "balanced"],
-        help="the objective the policy optimises",
+        default=str(DEFAULT_OBJECTIVE),
+        choices=list(OBJECTIVES),
+        help=f"the objective the policy optimises: {describe_objectives('; ')}",
     )
     parser.add_argument("--step", type=float, default=60.0, help="decision step in seconds")
 

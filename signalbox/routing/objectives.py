@@ -98,6 +98,6 @@ Objective = StrEnum("Objective", [(s.name.upper(), s.name) for s in _SPECS], mod
 DEFAULT_OBJECTIVE = Objective("balanced")
 
 
-def describe_objectives() -> str:
-    """``name: explanation`` for every objective, one line each (help texts and API docs)."""
-    return "\n".join(f"{s.name}: {s.explanation}" for s in _SPECS)
+def describe_objectives(sep: str = "\n") -> str:
+    """``name: explanation`` for every objective, ``sep`` between them (help texts, API docs)."""
+    return sep.join(f"{s.name}: {s.explanation}" for s in _SPECS)
