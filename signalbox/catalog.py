@@ -7,13 +7,14 @@ each as ``key.path: reason`` (DESIGN §6).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from signalbox.alerts.rules import ALERT_KINDS
 from signalbox.routing.objectives import OBJECTIVES
 
 
@@ -32,6 +33,16 @@ class _Strict(BaseModel):
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+def one_of(value: str, names: Iterable[str]) -> str:
+    """``value`` if it is one of ``names`` (a registry's keys), else the error a Literal gives."""
+    names = list(names)
+    if value in names:
+        return value
+    quoted = [f"'{n}'" for n in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    raise ValueError(f"Input should be {listed}")
 
 
 class Provider(_Strict):
@@ -165,15 +176,29 @@ class RoutingSettings(_Strict):
 
 
 class AlertRule(_Strict):
-    """A degradation rule evaluated per endpoint (DESIGN §7)."""
+    """A degradation rule evaluated per endpoint (DESIGN §7).
+
+    ``kind`` is a key of ``signalbox.alerts.rules.ALERT_KINDS``. The rule reads the endpoint's
+    decayed statistics at its own ``half_life_s`` (default 300 s: a change shows within minutes,
+    whatever ``[routing] half_life_s`` the router ranks with); a baseline kind compares them with
+    the endpoint's own history at ``baseline_half_life_s``, fed only observations older than four
+    ``half_life_s``. It breaches when its value exceeds ``threshold`` over at least ``min_samples``
+    effective samples, and fires after ``for_s`` of breach.
+    """
 
     name: Annotated[str, Field(min_length=1)]
-    kind: Literal["error_rate", "ttft_baseline", "tps_baseline", "no_data"]
+    kind: str
     threshold: PositiveFloat
     for_s: NonNegFloat = 60.0
     min_samples: NonNegFloat = 5.0
+    half_life_s: PositiveFloat = 300.0
     baseline_half_life_s: PositiveFloat = 6 * 3600.0
     severity: Literal["info", "warning", "critical"] = "warning"
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        return one_of(value, ALERT_KINDS)
 
 
 class Webhook(_Strict):
