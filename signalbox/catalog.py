@@ -174,6 +174,19 @@ class RoutingSettings(_Strict):
         """Every distinct half-life some objective reads, ascending."""
         return sorted({self.half_life_s, *self.half_life_by_objective_s.values()})
 
+    def summary(self) -> str:
+        """The settings ranking depends on, in one line (for replay's and the dashboard's notes)."""
+        b = self.breaker
+        overrides = "".join(
+            f", {name} {hl:g} s" for name, hl in sorted(self.half_life_by_objective_s.items())
+        )
+        return (
+            f"half-life {self.half_life_s:g} s{overrides}, stale after {self.stale_after_s:g} s,"
+            f" sharing within {self.share_buffer:.0%}, exploring {self.explore_share:.0%} below"
+            f" {self.min_samples:g} samples; circuit opens after {b.failure_threshold} failures"
+            f" or an error rate over {b.error_rate_threshold:.0%} on {b.min_samples:g} samples"
+        )
+
 
 class AlertRule(_Strict):
     """A degradation rule evaluated per endpoint (DESIGN §7).
@@ -330,6 +343,18 @@ def parse_catalog(text: str, path: Path | str = "<catalog>") -> Catalog:
     if problems:
         raise CatalogError(path, problems)
     return catalog
+
+
+def routing_settings(path: Path | str) -> tuple[RoutingSettings, str | None]:
+    """The catalog's ``[routing]``; or, when the catalog cannot be read, the defaults and a line
+    saying so (readers of a bare store, such as replay and the dashboard, still work)."""
+    try:
+        return load_catalog(path).routing, None
+    except CatalogError as exc:
+        why = "; ".join(exc.problems)
+        return RoutingSettings(), (
+            f"catalog {exc.path} not readable ({why}): ranking with the default routing settings"
+        )
 
 
 def load_catalog(path: Path | str) -> Catalog:

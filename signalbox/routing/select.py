@@ -43,6 +43,27 @@ class Constraints:
     max_error_rate: float | None = None
     region: str | None = None
 
+    def describe(self) -> str:
+        """The constraints set, in one line ("" when none)."""
+        parts = []
+        if self.only is not None:
+            parts.append(f"only {', '.join(sorted(self.only))}")
+        if self.ignore:
+            parts.append(f"ignore {', '.join(sorted(self.ignore))}")
+        if self.order:
+            parts.append(f"order {', '.join(self.order)}")
+        if self.max_price is not None:
+            parts.append(f"max price {self.max_price:g} USD/Mtok")
+        if self.max_ttft_ms is not None:
+            parts.append(f"max TTFT {self.max_ttft_ms:g} ms")
+        if self.min_tps is not None:
+            parts.append(f"min tps {self.min_tps:g}")
+        if self.max_error_rate is not None:
+            parts.append(f"max error rate {self.max_error_rate:.0%}")
+        if self.region is not None:
+            parts.append(f"region {self.region}")
+        return "; ".join(parts)
+
 
 @dataclass(frozen=True, slots=True)
 class Ranked:

@@ -57,9 +57,14 @@ class EndpointSnapshot:
 
     @classmethod
     def point(
-        cls, samples: float, error_rate: float, ttft_ms: float | None, tps: float | None
+        cls,
+        samples: float,
+        error_rate: float,
+        ttft_ms: float | None,
+        tps: float | None,
+        stale: bool = False,
     ) -> EndpointSnapshot:
-        """A snapshot of plain point figures (no spread, fresh): lets window statistics and replay
+        """A snapshot of plain point figures (no spread): lets window statistics and replay
         outcomes be scored by exactly the scoring the router applies to its estimates."""
         return cls(
             ts=0.0,
@@ -78,7 +83,7 @@ class EndpointSnapshot:
             last_seen_ts=None,
             last_ok_ts=None,
             age_s=None,
-            stale=False,
+            stale=stale,
         )
 
     def projected(self) -> EndpointSnapshot:
