@@ -17,7 +17,8 @@ from signalbox.dashboard.components import Best, fmt, provider_cell, state_badge
 from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.figures import format_duration, message_figure, sparkline
 from signalbox.dashboard.notices import EMPTY_STORE, describe_failure, notice
-from signalbox.dashboard.ranking import OBJECTIVES, rank
+from signalbox.dashboard.ranking import rank
+from signalbox.routing.objectives import OBJECTIVES
 
 PATH = "/"
 NAME = "Overview"
@@ -201,7 +202,7 @@ def refresh(ctx: DashContext, models: list[str]) -> tuple[Any, Any, list, list]:
     ranked = rank(
         data["stats"],
         now,
-        stale_after_s=ctx.stale_after_s,
+        settings=ctx.routing,
         firing_endpoint_ids=set(firing["endpoint_id"].to_list()),
     )
     tables, sparks = [], []
