@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-ttft-ms", type=_number, help="TTFT p50 above this excludes")
     group.add_argument("--min-tps", type=_number, help="tokens/s p50 below this excludes")
     group.add_argument(
-        "--max-error-rate", type=_number, help="decayed error rate above this excludes (0 to 1)"
+        "--max-error-rate", type=_fraction, help="decayed error rate above this excludes (0 to 1)"
     )
 
 
@@ -72,6 +72,13 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
     return value
 
 
@@ -102,16 +109,13 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.step <= 0:
         print("signalbox replay: --step must be positive", file=sys.stderr)
         return 2
-    given = {name: getattr(args, name) for name in CONSTRAINT_FLAGS if getattr(args, name)}
+    given = {n: getattr(args, n) for n in CONSTRAINT_FLAGS if getattr(args, n) is not None}
     if given and args.policy != "signalbox":
         print(
             "signalbox replay: constraints shape the signalbox policy's choices;"
             " use --policy signalbox or drop them",
             file=sys.stderr,
         )
-        return 2
-    if (args.max_error_rate or 0) > 1:
-        print("signalbox replay: --max-error-rate must be between 0 and 1", file=sys.stderr)
         return 2
     constraints = Constraints(**{**given, "ignore": args.ignore or frozenset()})
     routing, why_default = routing_settings(settings.catalog)

@@ -218,3 +218,13 @@ def test_replay_cli_ranks_with_the_catalogs_routing_settings_or_says_it_cannot(
 def test_replay_cli_refuses_constraints_for_a_policy_that_ignores_them(sqlite_url: str) -> None:
     proc = _replay_cli(sqlite_url, "--policy", "round-robin", "--ignore", "alpha")
     assert proc.returncode == 2 and "--policy signalbox" in proc.stderr
+
+
+def test_replay_cli_honours_a_zero_constraint(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    seed_store(engine, datetime.now(UTC), hours=0.5)
+    engine.dispose()
+    proc = _replay_cli(sqlite_url, "--since", "1h", "--max-price", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "constraints: max price 0 USD/Mtok" in proc.stdout
+    assert "the policy chose: nothing" in proc.stdout
