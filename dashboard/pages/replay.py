@@ -133,7 +133,7 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
         ],
         className="controls card",
     )
-    providers = _providers(ctx)
+    providers = _providers(ctx) if models else []  # no second wait on a store that is down
     constraints = html.Div(
         [
             html.Label("Constraints", className="head"),
