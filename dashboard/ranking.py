@@ -57,7 +57,7 @@ def health_state(
     return "healthy"
 
 
-def _candidate(row: dict, settings: RoutingSettings) -> Candidate:
+def _candidate(row: dict) -> Candidate:
     price = PriceInfo(
         row.get("price_input_per_mtok", row["price_output_per_mtok"]), row["price_output_per_mtok"]
     )
@@ -79,15 +79,13 @@ def _candidate(row: dict, settings: RoutingSettings) -> Candidate:
     )
 
 
-def scores(
-    rows: list[dict], objective: str, settings: RoutingSettings = DEFAULT_SETTINGS
-) -> list[float | None]:
+def scores(rows: list[dict], objective: str) -> list[float | None]:
     """Each row's score under ``objective`` (1.0 = best) from the router's ``rank`` over the rows
-    of one model (each with its ``state``); None where the row is not ranked (no figures, circuit
-    open) or has no data for the objective."""
+    of one model (each with the ``state`` :func:`health_state` gave it); None where the row is not
+    ranked (no figures, circuit open) or has no data for the objective."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective '{objective}': use one of {', '.join(OBJECTIVES)}")
-    candidates = [_candidate(r, settings) for r in rows if r["n"] > 0]
+    candidates = [_candidate(r) for r in rows if r["n"] > 0]
     shape = RequestShape(output_tokens=EXPECTED_OUTPUT_TOKENS)
     model = rows[0]["model"] if rows else ""
     ranking = rank_candidates(model, candidates, Objective(objective), shape)
@@ -126,7 +124,7 @@ def rank(
         column: list[float | None] = [None] * len(rows)
         for model in {r["model"] for r in rows}:
             idx = [i for i, r in enumerate(rows) if r["model"] == model]
-            model_scores = scores([rows[i] for i in idx], objective, settings)
+            model_scores = scores([rows[i] for i in idx], objective)
             for i, score in zip(idx, model_scores, strict=True):
                 column[i] = score
         out = out.with_columns(pl.Series(f"score_{objective}", column, dtype=pl.Float64))
