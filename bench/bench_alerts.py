@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, select
 
-from signalbox.alerts import DEFAULT_RULES, AlertEvaluator
+from signalbox.alerts.defaults import DEFAULT_RULES
+from signalbox.alerts.evaluator import AlertEvaluator
+from signalbox.alerts.feed import baseline_lag_s
 from signalbox.catalog import AlertRule, parse_catalog
 from signalbox.db import make_engine
 from signalbox.migrate import upgrade
@@ -43,19 +45,27 @@ TTFT_MS, SIGMA, TPS = 400.0, 0.25, 60.0
 
 
 FAST_RULES = (
-    AlertRule(name="provider_down", kind="error_rate", threshold=0.3, for_s=30, min_samples=3),
+    AlertRule(
+        name="provider_down",
+        kind="error_rate",
+        threshold=0.3,
+        for_s=30,
+        min_samples=3,
+        half_life_s=60,
+    ),
     AlertRule(
         name="ttft_slow",
         kind="ttft_baseline",
         threshold=2.0,
         for_s=60,
         min_samples=4,
+        half_life_s=60,
         baseline_half_life_s=3600,
     ),
 )
-PROFILES = {  # rules, current half-life, baseline lag
-    "default": (DEFAULT_RULES, None, None),
-    "fast": (FAST_RULES, 60.0, 240.0),
+PROFILES = {  # each rule carries its half-life (the baseline lags four of them)
+    "default": DEFAULT_RULES,
+    "fast": FAST_RULES,
 }
 
 
@@ -80,7 +90,7 @@ def probe(eid: int, ts: float, rng: random.Random, down: bool, ttft_factor: floa
 async def trial(
     fault: str, seed: int, probe_s: float, eval_s: float, profile: str
 ) -> tuple[float | None, str]:
-    rules, half_life_s, lag_s = PROFILES[profile]
+    rules = PROFILES[profile]
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
@@ -98,14 +108,7 @@ async def trial(
             t += probe_s
         insert_observations(engine, history)
         clock = Clock(fault_at - 1800)
-        evaluator = AlertEvaluator(
-            engine,
-            catalog,
-            clock=clock,
-            env={},
-            current_half_life_s=half_life_s,
-            baseline_lag_s=lag_s,
-        )
+        evaluator = AlertEvaluator(engine, catalog, clock=clock, env={})
         next_eval = clock.t
         fired: tuple[float, str] | None = None
         while fired is None and t < fault_at + 3600:
@@ -148,18 +151,15 @@ def main() -> None:
     fast = args.profile == "fast"
     args.probe_interval = args.probe_interval or (10.0 if fast else 60.0)
     args.eval_interval = args.eval_interval or (10.0 if fast else 30.0)
-    rules, half_life_s, lag_s = PROFILES[args.profile]
+    rules = PROFILES[args.profile]
     print(f"rules ({args.profile}):")
     for r in rules:
         print(
             f"  {r.name}: kind={r.kind} threshold={r.threshold:g} for_s={r.for_s:g}"
-            f" min_samples={r.min_samples:g} baseline_half_life_s={r.baseline_half_life_s:g}"
+            f" min_samples={r.min_samples:g} half_life_s={r.half_life_s:g}"
+            f" baseline_half_life_s={r.baseline_half_life_s:g} (baseline lag {baseline_lag_s(r):g} s)"
         )
-    print(
-        f"statistics: current half-life {half_life_s or 300:g} s, baseline lag {lag_s or 1200:g} s;"
-        " probe every"
-        f" {args.probe_interval:g} s, evaluation every {args.eval_interval:g} s"
-    )
+    print(f"probe every {args.probe_interval:g} s, evaluation every {args.eval_interval:g} s")
     for fault in ("outage", "ttft3x"):
         delays = []
         for seed in range(args.trials):

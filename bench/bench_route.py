@@ -159,12 +159,14 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
     import random
 
     from signalbox.catalog import parse_catalog
+    from signalbox.records import Sample
     from signalbox.router.live import LiveState
     from signalbox.router.params import route_query
-    from signalbox.router.select import SelectionSettings, choose, rank
+    from signalbox.routing.objectives import Objective
+    from signalbox.routing.scoring import PriceInfo
+    from signalbox.routing.select import choose, rank
     from signalbox.simulator.catalog import catalog_toml
     from signalbox.simulator.scenario import load_scenario
-    from signalbox.stats.scoring import Objective, PriceInfo
 
     catalog = parse_catalog(catalog_toml(load_scenario("fast"), "http://127.0.0.1:9"))
     live = LiveState(
@@ -175,9 +177,9 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
     now = time.time()
     for key in live.endpoints:
         for i in range(100):
-            live.observe(key, now - i, True, ttft_ms=200 + i, tps=80)
+            live.observe(key, Sample(now - i, True, ttft_ms=200 + i, tps=80))
     rr = route_query({"model": MODEL, "sort": "latency"})
-    settings = SelectionSettings()
+    settings = catalog.routing
     t0 = time.perf_counter()
     for _ in range(n):
         ranking = rank(

@@ -18,6 +18,7 @@ from dash import Input, Output, State, dcc, html
 from flask import Response, request
 from sqlalchemy import Engine
 
+from signalbox.catalog import RoutingSettings, routing_settings
 from signalbox.dashboard import demo_controls, ids
 from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.notices import notice
@@ -110,28 +111,39 @@ def create_app(
     *,
     now: Callable[[], datetime] = utcnow,
     refresh_s: float = 30.0,
-    stale_after_s: float = 300.0,
+    routing: RoutingSettings | None = None,
     auth: str | None = None,
     simulator_url: str | None = None,
 ) -> dash.Dash:
     """A console on ``target`` (settings, an engine or a database URL). Nothing is read from the
-    store until a page asks. ``auth`` ("user:password") and ``simulator_url`` (demo: the "break a
-    provider" control) default to the settings' values."""
+    store until a page asks. ``routing`` (staleness, breaker thresholds, ranking) defaults to the
+    catalog's ``[routing]`` when ``target`` is settings, else to the defaults, and the pages say
+    so. ``auth`` ("user:password") and ``simulator_url`` (demo: the "break a provider" control)
+    default to the settings' values."""
     from signalbox.db import make_engine
 
+    note = None
     if isinstance(target, Settings):
         engine = make_engine(target.effective_database_url)
         auth = target.dashboard_auth if auth is None else auth
         simulator_url = simulator_url or getattr(target, "simulator_url", None)
+        if routing is None:
+            routing, note = routing_settings(target.catalog)
     elif isinstance(target, str):
         engine = make_engine(target)
     else:
         engine = target
+    if routing is None:
+        routing, note = (
+            RoutingSettings(),
+            "no catalog given: ranking with the default routing settings",
+        )
     ctx = DashContext(
         engine=engine,
         now=now,
         refresh_s=refresh_s,
-        stale_after_s=stale_after_s,
+        routing=routing,
+        routing_note=note,
         simulator_url=simulator_url,
     )
 

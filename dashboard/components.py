@@ -97,6 +97,35 @@ def radios(id_: str, label: str, options: Sequence[tuple[str, str]], value: str)
     )
 
 
+def providers_picker(
+    id_: str, placeholder: str, providers: list[str], value: tuple[str, ...]
+) -> dcc.Dropdown:
+    """A multi-select of provider names (the chosen ones kept even when no longer offered)."""
+    return dcc.Dropdown(
+        id=id_,
+        options=[{"label": p, "value": p} for p in sorted({*providers, *value})],
+        value=list(value),
+        multi=True,
+        placeholder=placeholder,
+        style={"minWidth": "220px"},
+    )
+
+
+def number_input(id_: str, placeholder: str, value: float | None, top: float | None) -> dcc.Input:
+    """A number box (0 up to ``top``) that reports on Enter or leaving the box."""
+    return dcc.Input(
+        id=id_,
+        type="number",
+        min=0,
+        max=top,
+        step="any",
+        value=value,
+        placeholder=placeholder,
+        debounce=True,
+        style={"width": "170px"},
+    )
+
+
 def fmt(value: float | None, pattern: str, missing: str = "—") -> str:
     """``pattern.format(value)`` or ``missing`` for None/NaN."""
     if value is None or value != value:

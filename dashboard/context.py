@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from signalbox.catalog import RoutingSettings
 from signalbox.records import utcnow
 
 
@@ -18,6 +19,8 @@ class DashContext:
     engine: Engine
     now: Callable[[], datetime] = field(default=utcnow)
     refresh_s: float = 30.0
-    stale_after_s: float = 300.0
+    # the catalog's [routing]: staleness, breaker thresholds and ranking, as the router has them
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    routing_note: str | None = None  # why the defaults stand in, when no catalog was read
     recent_s: float = 900.0  # the window the overview ranks providers over
     simulator_url: str | None = None  # demo only: enables the "break a provider" control

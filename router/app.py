@@ -17,8 +17,7 @@ from aiohttp import web
 from sqlalchemy import Engine
 
 from signalbox.catalog import Catalog, load_catalog
-from signalbox.records import Observation
-from signalbox.router.breaker import BreakerSettings
+from signalbox.records import Observation, Sample
 from signalbox.router.decisions import DecisionLog
 from signalbox.router.errors import ApiError, error_response, from_api_error
 from signalbox.router.fields import echo
@@ -27,7 +26,6 @@ from signalbox.router.handlers import add_routes, gauges
 from signalbox.router.live import EndpointInfo, LiveState
 from signalbox.router.metrics import Metrics, SharedMetrics, shared_folder
 from signalbox.router.proxy import Forwarder, upstream_tracing
-from signalbox.router.select import SelectionSettings
 from signalbox.router.state import STATE, RouterState
 from signalbox.settings import Settings
 
@@ -124,7 +122,6 @@ def create_app(
     clock: Callable[[], float] = time.time,
     rng: Callable[[], float] = random.random,
     environ: Mapping[str, str] | None = None,
-    breaker_settings: BreakerSettings | None = None,
     poll_interval_s: float = 1.0,
     worker: int | None = None,
 ) -> web.Application:
@@ -133,12 +130,12 @@ def create_app(
     process's index in a multi-worker router (its spill file and metrics carry it)."""
     catalog = catalog or load_catalog(settings.catalog)
     metrics = Metrics(worker)
-    live = LiveState(catalog, clock, breaker_settings)
+    live = LiveState(catalog, clock)
     routing = catalog.routing
     state = RouterState(
         catalog=catalog,
         live=live,
-        selection=SelectionSettings(routing.share_buffer, routing.explore_share),
+        routing=routing,
         metrics=metrics,
         decisions=DecisionLog(None, routing.decision_sample_rate, live.ids),
         clock=clock,
@@ -193,19 +190,7 @@ async def _lifecycle(
     follower, writer = state.follower, state.writer
 
     def on_observation(info: EndpointInfo, obs: Observation, load_level: int) -> None:
-        live.observe(
-            info.key,
-            obs.ts.timestamp(),
-            obs.ok,
-            obs.source,
-            obs.error_class,
-            obs.ttft_ms,
-            obs.tps,
-            obs.e2e_ms,
-            obs.itl_ms,
-            now=state.clock(),
-            load_level=load_level,
-        )
+        live.observe(info.key, Sample.of(obs), now=state.clock(), load_level=load_level)
         if obs.endpoint_id:
             follower.mark_own(obs.uid)
             writer.submit(obs)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from signalbox.router.select import Decision
+from signalbox.routing.select import Decision
 from signalbox.schema import Decision as DecisionRow
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
-"""Warm the live state from the store, then follow new observations (poll by id everywhere;
-LISTEN ``signalbox_observation`` on PostgreSQL to wake early). Outages mark the state degraded
-and never stop routing; the follower catches up when the database returns."""
+"""Warm the live state from the store, then follow new observations (``signalbox.tail``: by id,
+late commits handled; LISTEN ``signalbox_observation`` on PostgreSQL to wake early). Outages mark
+the state degraded and never stop routing; the follower catches up when the database returns."""
 
 from __future__ import annotations
 
@@ -11,30 +11,15 @@ import time
 import uuid
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, select
 
 from signalbox.router.live import LiveState
-from signalbox.schema import Observation, Observation1m
+from signalbox.schema import Observation1m
+from signalbox.tail import ObservationTail, TailRow
 
 log = logging.getLogger(__name__)
 
-_COLS = (
-    Observation.id,
-    Observation.uid,
-    Observation.endpoint_id,
-    Observation.ts,
-    Observation.source,
-    Observation.ok,
-    Observation.error_class,
-    Observation.ttft_ms,
-    Observation.tps,
-    Observation.e2e_ms,
-    Observation.itl_ms,
-)
-BATCH = 5000
-GAP_TTL_S = 30.0  # an id skipped for this long was a rolled-back insert, not a slow commit
 MAX_OWN_UIDS = 200_000
 
 
@@ -64,9 +49,8 @@ class StoreFollower:
         self.live = live
         self.poll_interval_s = poll_interval_s
         self.warm_half_lives = warm_half_lives
-        self.last_id = 0
+        self.tail = ObservationTail(engine)
         self.warmed = False
-        self._gaps: dict[int, float] = {}
         self._own: OrderedDict[uuid.UUID, None] = OrderedDict()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -82,10 +66,8 @@ class StoreFollower:
         """Load the last few half-lives of observations (and a day of minute rollups for
         uptime); return how many observations were folded in."""
         now = self.live.clock()
-        span = self.warm_half_lives * max(self.live.half_lives)
-        since = datetime.fromtimestamp(now - span, UTC)
+        since = now - self.warm_half_lives * max(self.live.half_lives)
         day_ago = datetime.fromtimestamp(now - 86400, UTC)
-        n = 0
         with self.engine.connect() as conn:
             rollups = conn.execute(
                 select(
@@ -93,67 +75,34 @@ class StoreFollower:
                     Observation1m.bucket,
                     Observation1m.n,
                     Observation1m.ok_n,
-                ).where(Observation1m.bucket >= day_ago, Observation1m.bucket < since)
+                ).where(
+                    Observation1m.bucket >= day_ago,
+                    Observation1m.bucket < datetime.fromtimestamp(since, UTC),
+                )
             )
             for endpoint_id, bucket, total, ok in rollups:
                 key = self.live.keys_by_id.get(endpoint_id)
                 if key:
-                    for by_key in self.live.stats.values():
-                        by_key[key].add_uptime_bucket(bucket.timestamp(), total, ok)
-            rows = conn.execution_options(yield_per=BATCH).execute(
-                select(*_COLS).where(Observation.ts >= since).order_by(Observation.id)
-            )
-            for row in rows:
-                n += self._fold(row)
-                self.last_id = max(self.last_id, row.id)
-            newest = conn.execute(select(func.max(Observation.id))).scalar()
-            self.last_id = max(self.last_id, newest or 0)
+                    for stats in self.live.books[key].stats.values():
+                        stats.add_uptime_bucket(bucket.timestamp(), total, ok)
+        n = sum(self._fold(row) for row in self.tail.warm(since, time.monotonic()))
         self.warmed = True
         return n
 
     # --- follow ---------------------------------------------------------------------------
     def poll_sync(self) -> int:
-        """Fold in observations stored since the last poll; return how many."""
-        now = time.monotonic()
-        self._gaps = {i: t for i, t in self._gaps.items() if now - t < GAP_TTL_S}
-        cond = Observation.id > self.last_id
-        if self._gaps:
-            cond = or_(cond, Observation.id.in_(list(self._gaps)[:1000]))
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*_COLS).where(cond).order_by(Observation.id).limit(BATCH)
-            ).all()
-        n = 0
-        previous = self.last_id
-        for row in rows:
-            self._gaps.pop(row.id, None)
-            if row.id > self.last_id:
-                for missing in range(max(self.last_id, previous) + 1, row.id):
-                    if len(self._gaps) < 10_000:
-                        self._gaps.setdefault(missing, now)
-                self.last_id = row.id
-            n += self._fold(row, live=True)
-        return n
+        """Fold in observations stored since the last poll (at most one batch); return how
+        many (this router's own rows, already folded, do not count)."""
+        return sum(self._fold(row, live=True) for row in self.tail.poll(time.monotonic()))
 
-    def _fold(self, row: Any, live: bool = False) -> int:
+    def _fold(self, row: TailRow, live: bool = False) -> int:
         if row.uid in self._own:
             del self._own[row.uid]
             return 0
         key = self.live.keys_by_id.get(row.endpoint_id)
         if key is None:
             return 0
-        self.live.observe(
-            key,
-            row.ts.timestamp(),
-            bool(row.ok),
-            row.source,
-            row.error_class,
-            row.ttft_ms,
-            row.tps,
-            row.e2e_ms,
-            row.itl_ms,
-            now=self.live.clock() if live else None,
-        )
+        self.live.observe(key, row.sample, now=self.live.clock() if live else None)
         return 1
 
     async def start(self) -> None:
@@ -188,8 +137,9 @@ class StoreFollower:
             try:
                 if not self.warmed:
                     await asyncio.to_thread(self.warm_sync)
-                while await asyncio.to_thread(self.poll_sync) >= BATCH:
-                    pass
+                await asyncio.to_thread(self.poll_sync)
+                while self.tail.behind:
+                    await asyncio.to_thread(self.poll_sync)
                 self.live.degraded = None
                 interval = self.poll_interval_s
             except Exception as exc:

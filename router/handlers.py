@@ -13,9 +13,10 @@ from signalbox.router.fallback import ProvidersExhausted, UpstreamClientError
 from signalbox.router.fields import echo
 from signalbox.router.openapi import OPENAPI
 from signalbox.router.params import RouteRequest, chat_request, route_query
-from signalbox.router.select import Decision, Ranked, choose, rank
 from signalbox.router.state import STATE, RankEntry, RouterState
-from signalbox.stats.scoring import DEFAULT_OBJECTIVE, RequestShape
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE
+from signalbox.routing.scoring import RequestShape
+from signalbox.routing.select import Decision, Ranked, choose, rank
 
 JSON = "application/json"
 _OPENAPI_BYTES = orjson.dumps(OPENAPI)
@@ -55,7 +56,7 @@ def decide(state: RouterState, rr: RouteRequest, allow_trial: bool) -> tuple[Dec
             state.rank_cache.clear()
         entry = state.rank_cache[key] = RankEntry(live.version, now, ranking)
     decision = choose(
-        entry.ranking, state.selection, state.rng(), state.rng(), allow_trial, entry.decisions
+        entry.ranking, state.routing, state.rng(), state.rng(), allow_trial, entry.decisions
     )
     chosen = decision.chosen
     if chosen is None:

@@ -1,5 +1,6 @@
-"""The router's live view: decayed stats and a breaker per endpoint, fed by observations from the
-store and by its own traffic; cached snapshots for the hot path; which endpoints want probing."""
+"""The router's live view: a book per endpoint (decayed stats and a breaker, ``signalbox.routing``),
+fed by observations from the store and by its own traffic; cached snapshots for the hot path, the
+router's own in-flight load; which endpoints want probing."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from dataclasses import dataclass
 
 from signalbox.catalog import Catalog, EndpointRef
 from signalbox.prices import resolve_prices
-from signalbox.records import ErrorClass, Source
-from signalbox.router.breaker import BreakerSettings, BreakerState, CircuitBreaker
-from signalbox.router.select import Candidate
-from signalbox.stats import EndpointSnapshot, EndpointStats
+from signalbox.records import Sample
+from signalbox.routing.book import EndpointBook
+from signalbox.routing.breaker import BreakerState
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo
+from signalbox.routing.select import Candidate
+from signalbox.stats import EndpointSnapshot
 from signalbox.stats.load import LoadCurve, level_of
-from signalbox.stats.scoring import Objective, PriceInfo
 
 Clock = Callable[[], float]
 SNAPSHOT_MAX_AGE_S = 1.0  # decay is slow (minutes): a snapshot a second old is exact enough
@@ -37,20 +40,20 @@ class EndpointInfo:
 
 
 class LiveState:
-    """Every endpoint's statistics and breaker, in memory, owned by one router."""
+    """Every endpoint's book (statistics and breaker), in memory, owned by one router; the
+    settings are the catalog's ``[routing]``."""
 
     def __init__(
         self,
         catalog: Catalog,
         clock: Clock = time.time,
-        breaker_settings: BreakerSettings | None = None,
         resolve_price: Callable[[EndpointRef], PriceInfo] | None = None,
     ) -> None:
         self.catalog = catalog
         self.clock = clock
-        routing = catalog.routing
+        self.routing = routing = catalog.routing
         self.half_life_s = routing.half_life_s
-        self.half_lives = sorted({routing.half_life_s, *routing.half_life_by_objective_s.values()})
+        self.half_lives = routing.half_lives()
         self.endpoints: dict[str, EndpointInfo] = {}
         self.by_model: dict[str, list[EndpointInfo]] = {}
         self.ids: dict[str, int] = {}  # key -> endpoint id in the store
@@ -62,11 +65,12 @@ class LiveState:
             info = EndpointInfo(ref, ref.key, price_of(ref))
             self.endpoints[info.key] = info
             self.by_model.setdefault(ref.model, []).append(info)
-        self.stats: dict[float, dict[str, EndpointStats]] = {
-            hl: {key: EndpointStats(hl, routing.stale_after_s) for key in self.endpoints}
-            for hl in self.half_lives
+        self.books = {
+            key: EndpointBook(key, info.provider, info.ref.provider.region, info.price, routing)
+            for key, info in self.endpoints.items()
         }
-        self.breakers = {key: CircuitBreaker(breaker_settings) for key in self.endpoints}
+        # the books' breakers by key (the proxy takes half-open trial slots from them)
+        self.breakers = {key: book.breaker for key, book in self.books.items()}
         # This router's requests in flight per endpoint, and how each endpoint slowed down with
         # them: predicts the next request at the load it would join (no herding onto a provider
         # that saturates).
@@ -87,60 +91,28 @@ class LiveState:
                 self.ids[key] = endpoint_id
                 self.keys_by_id[endpoint_id] = key
 
-    def half_life_for(self, objective: Objective) -> float:
-        """The half-life this objective reads (catalog override or the default)."""
-        return self.catalog.routing.half_life_by_objective_s.get(str(objective), self.half_life_s)
-
     # --- feeding --------------------------------------------------------------------------
     def observe(
         self,
         key: str,
-        ts: float,
-        ok: bool,
-        source: str = Source.PROBE,
-        error_class: str | None = None,
-        ttft_ms: float | None = None,
-        tps: float | None = None,
-        e2e_ms: float | None = None,
-        itl_ms: float | None = None,
-        feed_breaker: bool = True,
+        sample: Sample,
+        *,
         now: float | None = None,
         load_level: int | None = None,
     ) -> None:
-        """Fold one observation into every half-life's stats and the endpoint's breaker
-        (``load_level``: the router's own load it started at, when it is this router's)."""
-        if key not in self.endpoints:
+        """Fold one sample into every half-life's stats and the endpoint's breaker (``now``: when
+        the router learns it, for the breaker, default the sample's time; ``load_level``: the
+        router's own load it started at, when it is this router's)."""
+        book = self.books.get(key)
+        if book is None:
             return
         self.observed += 1
         self.version += 1
         load = (1.0, 1.0)
-        if load_level is not None and ok:
-            load = self.load[key].factors(load_level, ts)
-        for by_key in self.stats.values():
-            by_key[key].add_values(
-                ts, ok, source, error_class, ttft_ms, tps, e2e_ms, itl_ms, load=load
-            )
+        if load_level is not None and sample.ok:
+            load = self.load[key].factors(load_level, sample.ts)
+        book.add(sample, now=now, load=load)
         self._dirty.add(key)
-        app_fault = source == Source.TRAFFIC and error_class == ErrorClass.HTTP_4XX
-        if feed_breaker and not app_fault:
-            stats = self.stats[self.half_life_s][key]
-            at = ts if now is None else now
-            f = stats.decay.factor(at)
-            recovered = self.breakers[key].record(
-                ok,
-                at,
-                stats.errors.rate(f),
-                stats.errors.total * f,
-                out_of_band=source == Source.PROBE,
-            )
-            if recovered:
-                # The failures that opened the breaker describe an episode that is now over;
-                # left in, they would hold a recovered endpoint's success-adjusted score down for
-                # several half-lives (the routing benchmark's outages: traffic came back 10 s
-                # after recovery instead of within one probe interval). If failures resume, the
-                # breaker opens again on consecutive failures.
-                for by_key in self.stats.values():
-                    by_key[key].errors.forgive()
 
     def begin(self, key: str) -> int:
         """A request to ``key`` starts; returns the load level it joins (for ``observe_load``)."""
@@ -201,7 +173,7 @@ class LiveState:
                 key not in self._dirty or age < SNAPSHOT_DIRTY_AGE_S
             ):
                 return cached[1]
-        snap = self.stats[hl][key].snapshot(now, with_uptime=False)
+        snap = self.books[key].stats[hl].snapshot(now, with_uptime=False)
         self._cache[(hl, key)] = (now, snap)
         if hl == self.half_life_s:
             self._dirty.discard(key)
@@ -210,7 +182,7 @@ class LiveState:
     def full_snapshot(self, key: str, now: float | None = None) -> EndpointSnapshot:
         """The snapshot with uptime windows (for ``/v1/endpoints``; not cached)."""
         now = self.clock() if now is None else now
-        return self.stats[self.half_life_s][key].snapshot(now, with_uptime=True)
+        return self.books[key].main.snapshot(now, with_uptime=True)
 
     def state(self, key: str, now: float | None = None) -> str:
         """healthy, stale, open or half-open."""
@@ -227,35 +199,23 @@ class LiveState:
     ) -> list[Candidate]:
         """Selection's input for ``model`` (KeyError when unknown)."""
         now = self.clock() if now is None else now
-        hl = self.half_life_for(objective)
-        out = []
-        for info in self.by_model[model]:
-            breaker = self.breakers[info.key]
-            out.append(
-                Candidate(
-                    key=info.key,
-                    provider=info.provider,
-                    region=info.ref.provider.region,
-                    price=info.price,
-                    snapshot=self.at_load(
-                        info.key, self.snapshot(info.key, now, hl).projected(), now
-                    ),
-                    breaker=breaker.state(now),
-                    retry_in_s=breaker.retry_in_s(now),
-                    trial_available=breaker.trial_available(now),
-                )
+        hl = self.routing.half_life_for(objective)
+        books = self.books
+        return [
+            books[info.key].candidate(
+                now, self.at_load(info.key, self.snapshot(info.key, now, hl).projected(), now)
             )
-        return out
+            for info in self.by_model[model]
+        ]
 
-    def wanted_probes(self, now: float | None = None, min_samples: float = 3.0) -> list[str]:
-        """Endpoint keys the prober should probe sooner: stale, few samples, or half-open;
-        most needed first (no data, then oldest)."""
+    def wanted_probes(self, now: float | None = None) -> list[str]:
+        """Endpoint keys the prober should probe sooner: stale, fewer samples than the routing
+        settings' ``min_samples``, or half-open; most needed first (no data, then oldest)."""
         now = self.clock() if now is None else now
         wanted: list[tuple[float, str]] = []
-        for key in self.endpoints:
+        for key, book in self.books.items():
             snap = self.snapshot(key, now)
-            half_open = self.breakers[key].state(now) is BreakerState.HALF_OPEN
-            if snap.stale or snap.samples < min_samples or half_open:
+            if book.unsure(snap, now):
                 wanted.append((-(snap.age_s if snap.age_s is not None else float("inf")), key))
         return [key for _, key in sorted(wanted)]
 

@@ -12,7 +12,7 @@ from signalbox.router.fields import (
     ROLES,
     TOOL_CHOICES,
 )
-from signalbox.stats.scoring import OBJECTIVES
+from signalbox.routing.objectives import OBJECTIVES, describe_objectives
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -34,7 +34,11 @@ def _q(
 
 
 _NUM = {"type": "number", "minimum": 0}
-_OBJECTIVE = {"type": "string", "enum": ["throughput", "latency", "e2e", "cost", "balanced"]}
+_OBJECTIVE = {
+    "type": "string",
+    "enum": list(OBJECTIVES),
+    "description": "what to optimise for:\n" + describe_objectives(),
+}
 _AUTH = {"401": _err("missing or wrong API key (when SIGNALBOX_API_KEYS is set)")}
 _NULLNUM = {"type": "number", "nullable": True}
 FUNCTION_NAME = {"type": "string", "pattern": FUNCTION_NAME_PATTERN}

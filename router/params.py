@@ -10,8 +10,9 @@ from typing import Any
 
 from signalbox.router.errors import ApiError
 from signalbox.router.fields import check_fields
-from signalbox.router.select import Constraints
-from signalbox.stats.scoring import OBJECTIVES, Objective, RequestShape
+from signalbox.routing.objectives import OBJECTIVES, Objective
+from signalbox.routing.scoring import RequestShape
+from signalbox.routing.select import Constraints
 
 DEFAULT_OUTPUT_TOKENS = 256
 

@@ -38,7 +38,7 @@ from signalbox.router.fallback import (
 )
 from signalbox.router.live import EndpointInfo, LiveState
 from signalbox.router.metrics import Metrics
-from signalbox.router.select import Decision
+from signalbox.routing.select import Decision
 
 log = logging.getLogger(__name__)
 perf_ns = time.perf_counter_ns

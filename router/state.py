@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from signalbox.catalog import Catalog
+from signalbox.catalog import Catalog, RoutingSettings
 from signalbox.router.decisions import DecisionLog
 from signalbox.router.follow import StoreFollower
 from signalbox.router.live import LiveState
 from signalbox.router.metrics import Metrics, SharedMetrics
 from signalbox.router.params import RouteRequest
 from signalbox.router.proxy import Forwarder
-from signalbox.router.select import Decision, Ranking, SelectionSettings
+from signalbox.routing.select import Decision, Ranking
 from signalbox.writer import ObservationWriter
 
 
@@ -24,7 +24,7 @@ class RouterState:
 
     catalog: Catalog
     live: LiveState
-    selection: SelectionSettings
+    routing: RoutingSettings  # the catalog's [routing], read on every decision
     metrics: Metrics
     decisions: DecisionLog
     clock: Callable[[], float]

@@ -7,14 +7,16 @@ each as ``key.path: reason`` (DESIGN §6).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from signalbox.alerts.rules import ALERT_KINDS
 from signalbox.protocols import PROTOCOLS
+from signalbox.routing.objectives import OBJECTIVES
 
 
 class CatalogError(Exception):
@@ -32,6 +34,16 @@ class _Strict(BaseModel):
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+def one_of(value: str, names: Iterable[str]) -> str:
+    """``value`` if it is one of ``names`` (a registry's keys), else the error a Literal gives."""
+    names = list(names)
+    if value in names:
+        return value
+    quoted = [f"'{n}'" for n in names]
+    listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    raise ValueError(f"Input should be {listed}")
 
 
 class Provider(_Strict):
@@ -110,27 +122,98 @@ class ProbeSettings(_Strict):
     )
 
 
+class BreakerSettings(_Strict):
+    """``[routing.breaker]``: when an endpoint's circuit opens and how it comes back.
+
+    It opens after ``failure_threshold`` consecutive failures, or when the decayed error rate
+    (at ``routing.half_life_s``) exceeds ``error_rate_threshold`` over at least ``min_samples``
+    effective samples. It stays open ``cooldown_s``, then lets one half-open trial through (another
+    after ``trial_timeout_s`` if that one never reports); a failed trial reopens it with the
+    cooldown doubled, up to ``max_cooldown_s``. A probe's success closes it at once. Replay's
+    breakers and the dashboard's "circuit open" state apply these same thresholds.
+    """
+
+    failure_threshold: Annotated[int, Field(ge=1)] = 5
+    error_rate_threshold: Annotated[float, Field(gt=0, le=1)] = 0.5
+    min_samples: NonNegFloat = 10.0
+    cooldown_s: PositiveFloat = 15.0
+    max_cooldown_s: PositiveFloat = 300.0
+    trial_timeout_s: PositiveFloat = 60.0
+
+
 class RoutingSettings(_Strict):
-    """Statistics and selection knobs shared by the router, alerts and the dashboard."""
+    """``[routing]``: how endpoints are measured and chosen; the one routing-settings object the
+    router, replay and the dashboard all take from the catalog.
+
+    - ``half_life_s``: half-life of the decayed statistics; ``half_life_by_objective_s`` overrides
+      it per objective (keys: the objectives of ``signalbox.routing.objectives``).
+    - ``stale_after_s``: an endpoint whose newest observation is older is stale (scored on its
+      pessimistic quantile; the dashboard shows it stale).
+    - ``share_buffer``: endpoints scoring within this fraction of the best share the traffic.
+    - ``explore_share``: the share of decisions that explores an unsure endpoint, one that is stale
+      or has fewer than ``min_samples`` effective samples (the router also asks the prober to
+      probe those sooner).
+    - ``decision_sample_rate``: the share of decisions written to the store.
+    - ``breaker``: the circuit breaker's thresholds and cooldowns (:class:`BreakerSettings`).
+
+    Alert rules keep their own half-lives (``[[alert]] half_life_s``), shown on each rule.
+    """
 
     half_life_s: PositiveFloat = 900.0
     half_life_by_objective_s: dict[str, PositiveFloat] = Field(default_factory=dict)
     stale_after_s: PositiveFloat = 300.0
     share_buffer: Annotated[float, Field(ge=0, le=1)] = 0.05
     explore_share: Annotated[float, Field(ge=0, le=0.5)] = 0.02
+    min_samples: NonNegFloat = 3.0
     decision_sample_rate: Annotated[float, Field(ge=0, le=1)] = 0.1
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+
+    def half_life_for(self, objective: str) -> float:
+        """The half-life ``objective`` reads (its override, else ``half_life_s``)."""
+        return self.half_life_by_objective_s.get(str(objective), self.half_life_s)
+
+    def half_lives(self) -> list[float]:
+        """Every distinct half-life some objective reads, ascending."""
+        return sorted({self.half_life_s, *self.half_life_by_objective_s.values()})
+
+    def summary(self) -> str:
+        """The settings ranking depends on, in one line (for replay's and the dashboard's notes)."""
+        b = self.breaker
+        overrides = "".join(
+            f", {name} {hl:g} s" for name, hl in sorted(self.half_life_by_objective_s.items())
+        )
+        return (
+            f"half-life {self.half_life_s:g} s{overrides}, stale after {self.stale_after_s:g} s,"
+            f" sharing within {self.share_buffer:.0%}, exploring {self.explore_share:.0%} below"
+            f" {self.min_samples:g} samples; circuit opens after {b.failure_threshold} failures"
+            f" or an error rate over {b.error_rate_threshold:.0%} on {b.min_samples:g} samples"
+        )
 
 
 class AlertRule(_Strict):
-    """A degradation rule evaluated per endpoint (DESIGN §7)."""
+    """A degradation rule evaluated per endpoint (DESIGN §7).
+
+    ``kind`` is a key of ``signalbox.alerts.rules.ALERT_KINDS``. The rule reads the endpoint's
+    decayed statistics at its own ``half_life_s`` (default 300 s: a change shows within minutes,
+    whatever ``[routing] half_life_s`` the router ranks with); a baseline kind compares them with
+    the endpoint's own history at ``baseline_half_life_s``, fed only observations older than four
+    ``half_life_s``. It breaches when its value exceeds ``threshold`` over at least ``min_samples``
+    effective samples, and fires after ``for_s`` of breach.
+    """
 
     name: Annotated[str, Field(min_length=1)]
-    kind: Literal["error_rate", "ttft_baseline", "tps_baseline", "no_data"]
+    kind: str
     threshold: PositiveFloat
     for_s: NonNegFloat = 60.0
     min_samples: NonNegFloat = 5.0
+    half_life_s: PositiveFloat = 300.0
     baseline_half_life_s: PositiveFloat = 6 * 3600.0
     severity: Literal["info", "warning", "critical"] = "warning"
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        return one_of(value, ALERT_KINDS)
 
 
 class Webhook(_Strict):
@@ -234,8 +317,16 @@ def _cross_check(catalog: Catalog) -> list[str]:
     if catalog.probe.ttft_timeout_s > catalog.probe.total_timeout_s:
         problems.append("probe.ttft_timeout_s: must not exceed probe.total_timeout_s")
     for objective in catalog.routing.half_life_by_objective_s:
-        if objective not in {"throughput", "latency", "e2e", "cost", "balanced"}:
-            problems.append(f"routing.half_life_by_objective_s.{objective}: unknown objective")
+        if objective not in OBJECTIVES:
+            problems.append(
+                f"routing.half_life_by_objective_s.{objective}: unknown objective;"
+                f" use one of {', '.join(OBJECTIVES)}"
+            )
+    breaker = catalog.routing.breaker
+    if breaker.cooldown_s > breaker.max_cooldown_s:
+        problems.append(
+            "routing.breaker.cooldown_s: must not exceed routing.breaker.max_cooldown_s"
+        )
     return problems
 
 
@@ -254,6 +345,18 @@ def parse_catalog(text: str, path: Path | str = "<catalog>") -> Catalog:
     if problems:
         raise CatalogError(path, problems)
     return catalog
+
+
+def routing_settings(path: Path | str) -> tuple[RoutingSettings, str | None]:
+    """The catalog's ``[routing]``; or, when the catalog cannot be read, the defaults and a line
+    saying so (readers of a bare store, such as replay and the dashboard, still work)."""
+    try:
+        return load_catalog(path).routing, None
+    except CatalogError as exc:
+        why = "; ".join(exc.problems)
+        return RoutingSettings(), (
+            f"catalog {exc.path} not readable ({why}): ranking with the default routing settings"
+        )
 
 
 def load_catalog(path: Path | str) -> Catalog:

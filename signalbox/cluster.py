@@ -53,7 +53,7 @@ class ClusterJobs:
         """Start the scheduler and add every job; ``holder`` names this process in the election."""
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-        from signalbox.alerts import AlertService
+        from signalbox.alerts.evaluator import AlertService
         from signalbox.housekeeping import schedule_housekeeping
         from signalbox.leader import make_leader
 

@@ -1,4 +1,5 @@
-"""Typed records that cross package boundaries: one observation, its source and error class."""
+"""Typed records that cross package boundaries: one observation, its source and error class, and
+the :class:`Sample` of it that statistics consume."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -104,3 +106,50 @@ class Observation:
         data["source"] = Source(data["source"])
         data["error_class"] = ErrorClass(data["error_class"]) if data.get("error_class") else None
         return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What statistics consume from one observation (``ts`` in epoch seconds): the router, the
+    alerts and replay all fold these, built by :meth:`of` or :meth:`from_row` and nothing else."""
+
+    ts: float
+    ok: bool
+    source: str = Source.PROBE
+    error_class: str | None = None
+    ttft_ms: float | None = None
+    tps: float | None = None
+    e2e_ms: float | None = None
+    itl_ms: float | None = None
+
+    @classmethod
+    def of(cls, obs: Observation) -> Sample:
+        """The sample of an observation taken in this process."""
+        return cls(
+            obs.ts.timestamp(),
+            obs.ok,
+            obs.source,
+            obs.error_class,
+            obs.ttft_ms,
+            obs.tps,
+            obs.e2e_ms,
+            obs.itl_ms,
+        )
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Sample:
+        """The sample of a stored row holding :data:`SAMPLE_COLUMNS` (``ts`` a UTC datetime)."""
+        return cls(
+            row["ts"].timestamp(),
+            bool(row["ok"]),
+            row["source"],
+            row["error_class"],
+            row["ttft_ms"],
+            row["tps"],
+            row["e2e_ms"],
+            row["itl_ms"],
+        )
+
+
+# The ``observation`` columns a reader selects to build Samples: written here once.
+SAMPLE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Sample))

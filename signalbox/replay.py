@@ -1,56 +1,72 @@
 """What-if replay: a routing policy evaluated on stored observations (issue: "what routing buys").
 
 Time is cut into steps. In each step every endpoint's *outcome* is what its observations in that
-step actually showed (mean TTFT and tokens/s of successful requests, share of failures). A policy
-chooses one endpoint per step from what it could have known before the step began; the policy's
-result is the outcome of its choices. It is compared with the best choice in hindsight (the best
-outcome of each step) and with sending everything to each single provider. Pure over polars frames;
-:func:`load` is the only I/O.
+step showed (mean TTFT and tokens/s of successful requests, share of failures); an endpoint not
+observed in a step keeps its last outcome for up to the routing settings' ``stale_after_s`` (the
+router would still call it fresh), so a probe interval longer than the step does not blank the
+step. Steps where some endpoint has no outcome are skipped. A policy chooses one endpoint per step
+from what it could have known before the step began; its result is the outcome of its choices,
+compared with the best choice in hindsight (the best outcome of each step) and with sending
+everything to each single provider.
+
+The ``signalbox`` policy ranks exactly as the router does: one :class:`EndpointBook` per endpoint
+(decayed statistics per half-life and a breaker, with the catalog's ``[routing]`` settings) fed
+every stored observation in time order as the router's follower feeds them, then the core
+``rank`` under the app's constraints and ``choose`` with a seeded random draw (sharing among
+near-best, exploration, panic when every allowed circuit is open). Constraints shape only that
+policy's choices. Pure over polars frames; :func:`load` is the only I/O.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import random
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import polars as pl
 from sqlalchemy import Engine, select
 
+from signalbox.catalog import RoutingSettings
+from signalbox.records import SAMPLE_COLUMNS, Sample
+from signalbox.routing.book import EndpointBook
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE, Objective
+from signalbox.routing.scoring import PriceInfo, RequestShape, score_all
+from signalbox.routing.select import Constraints, choose, rank
 from signalbox.schema import Endpoint, Observation, Provider
-from signalbox.stats import EndpointSnapshot, EndpointStats
-from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
+from signalbox.stats import EndpointSnapshot
 
 POLICIES = ("signalbox", "round-robin", "static-best")
-OBS_SCHEMA = {
-    "endpoint_id": pl.Int64,
+_NOT_FLOAT = {
     "ts": pl.Datetime("us", "UTC"),
-    "source": pl.String,
     "ok": pl.Boolean,
+    "source": pl.String,
     "error_class": pl.String,
-    "ttft_ms": pl.Float64,
-    "tps": pl.Float64,
-    "e2e_ms": pl.Float64,
 }
+# endpoint id, then the columns a Sample is built from (every other one a float metric)
+OBS_SCHEMA = {"endpoint_id": pl.Int64} | {c: _NOT_FLOAT.get(c, pl.Float64) for c in SAMPLE_COLUMNS}
 
 
 @dataclass(frozen=True, slots=True)
 class ReplayEndpoint:
-    """An endpoint as replay needs it: id, provider name and prices."""
+    """An endpoint as replay needs it: id, provider name, prices and region."""
 
     id: int
     provider: str
     price: PriceInfo
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one endpoint delivered during one step."""
+    """What one endpoint delivered during one step (``carried``: its last step's, not observed in
+    this one)."""
 
     n: int
     error_rate: float
     ttft_ms: float | None
     tps: float | None
+    carried: bool = False
 
 
 @dataclass
@@ -64,6 +80,7 @@ class PolicyResult:
     errors: list[float] = field(default_factory=list)
     cost_per_mtok: list[float] = field(default_factory=list)
     choices: dict[str, int] = field(default_factory=dict)
+    unserved: int = 0  # steps where no endpoint met the constraints: a refused request
 
     def add(self, endpoint: ReplayEndpoint, outcome: Outcome, shape: RequestShape) -> None:
         """Record that this policy sent the step to ``endpoint`` and got ``outcome``."""
@@ -77,6 +94,12 @@ class PolicyResult:
         blended = endpoint.price.blended_per_mtok(shape)
         if blended is not None:
             self.cost_per_mtok.append(blended)
+
+    def refuse(self) -> None:
+        """Record a step where nothing qualified: the app got an error."""
+        self.steps += 1
+        self.unserved += 1
+        self.errors.append(1.0)
 
     def summary(self) -> dict[str, float | int | str | None]:
         """Means over the evaluated steps."""
@@ -102,6 +125,10 @@ class ReplayReport:
     hindsight: PolicyResult
     singles: list[PolicyResult]
     silent: list[str] = field(default_factory=list)  # endpoints never observed: left out
+    carried: int = 0  # evaluated steps where some endpoint's outcome was carried forward
+    # per evaluated step: its start (epoch seconds) and the provider the policy chose (None:
+    # nothing qualified)
+    timeline: list[tuple[float, str | None]] = field(default_factory=list)
 
     def rows(self) -> list[dict[str, float | int | str | None]]:
         """One summary row per strategy: the policy, hindsight, then each single provider."""
@@ -123,23 +150,16 @@ def load(
                 Provider.name,
                 Endpoint.price_input_per_mtok,
                 Endpoint.price_output_per_mtok,
+                Provider.region,
             )
             .join(Provider, Provider.id == Endpoint.provider_id)
             .where(Endpoint.model == model, Endpoint.enabled.is_(True))
             .order_by(Endpoint.id)
         ).all()
-        endpoints = [ReplayEndpoint(r[0], r[1], PriceInfo(r[2], r[3])) for r in eps]
+        endpoints = [ReplayEndpoint(r[0], r[1], PriceInfo(r[2], r[3]), r[4]) for r in eps]
+        table = Observation.__table__
         rows = conn.execute(
-            select(
-                Observation.endpoint_id,
-                Observation.ts,
-                Observation.source,
-                Observation.ok,
-                Observation.error_class,
-                Observation.ttft_ms,
-                Observation.tps,
-                Observation.e2e_ms,
-            )
+            select(*(table.c[name] for name in OBS_SCHEMA))
             .where(Observation.endpoint_id.in_([e.id for e in endpoints]))
             .where(Observation.ts >= since, Observation.ts < until)
             .order_by(Observation.ts)
@@ -148,9 +168,10 @@ def load(
 
 
 def step_outcomes(
-    obs: pl.DataFrame, start: datetime, step_s: float
+    obs: pl.DataFrame, start: datetime, step_s: float, carry_s: float = 0.0
 ) -> dict[tuple[int, int], Outcome]:
-    """Per (step index, endpoint id), what the endpoint's observations in that step showed."""
+    """Per (step index, endpoint id), what the endpoint's observations in that step showed, or,
+    for up to ``carry_s`` after a step it was observed in, that step's outcome (``carried``)."""
     if obs.is_empty():
         return {}
     start_us = int(start.timestamp() * 1e6)
@@ -165,13 +186,22 @@ def step_outcomes(
             pl.col("ttft_ms").filter(pl.col("ok")).mean().alias("ttft_ms"),
             pl.col("tps").filter(pl.col("ok")).mean().alias("tps"),
         )
+        .sort("endpoint_id", "step")
     )
-    return {
-        (int(r["step"]), int(r["endpoint_id"])): Outcome(
-            r["n"], float(r["error_rate"]), r["ttft_ms"], r["tps"]
-        )
-        for r in grouped.iter_rows(named=True)
-    }
+    carry_steps = int(carry_s // step_s)
+    outcomes: dict[tuple[int, int], Outcome] = {}
+    rows = list(grouped.iter_rows(named=True))
+    for i, r in enumerate(rows):
+        step, endpoint_id = int(r["step"]), int(r["endpoint_id"])
+        outcome = Outcome(r["n"], float(r["error_rate"]), r["ttft_ms"], r["tps"])
+        outcomes[(step, endpoint_id)] = outcome
+        nxt = rows[i + 1] if i + 1 < len(rows) else None
+        until = step + carry_steps
+        if nxt is not None and nxt["endpoint_id"] == endpoint_id:
+            until = min(until, int(nxt["step"]) - 1)
+        for later in range(step + 1, until + 1):
+            outcomes[(later, endpoint_id)] = replace(outcome, carried=True)
+    return outcomes
 
 
 def outcome_values(
@@ -198,69 +228,113 @@ def replay(
     model: str,
     since: datetime,
     until: datetime,
-    objective: Objective = Objective.BALANCED,
+    objective: Objective = DEFAULT_OBJECTIVE,
     policy: str = "signalbox",
     step_s: float = 60.0,
-    half_life_s: float = 900.0,
-    stale_after_s: float = 300.0,
+    settings: RoutingSettings | None = None,
+    constraints: Constraints = Constraints(),
     shape: RequestShape | None = None,
+    seed: int = 0,
 ) -> ReplayReport:
-    """Evaluate ``policy`` over [since, until) against hindsight and every single provider."""
+    """Evaluate ``policy`` over [since, until) against hindsight and every single provider;
+    ``settings`` are the catalog's routing settings (defaults when not given), ``constraints`` and
+    ``seed`` (sharing and exploration draws) shape the signalbox policy's choices."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy '{policy}': choose one of {', '.join(POLICIES)}")
     if step_s <= 0:
         raise ValueError("step must be positive")
+    settings = settings or RoutingSettings()
     shape = shape or RequestShape()
     # An endpoint never observed in the window would leave no step comparable: leave it out.
     seen = set(obs["endpoint_id"].unique().to_list()) if not obs.is_empty() else set()
     silent = [e.provider for e in endpoints if e.id not in seen]
     endpoints = [e for e in endpoints if e.id in seen]
     n_steps = max(math.ceil((until - since).total_seconds() / step_s), 0)
-    outcomes = step_outcomes(obs, since, step_s)
-    stats = {e.id: EndpointStats(half_life_s, stale_after_s) for e in endpoints}
-    rows = obs.sort("ts").iter_rows(named=True)
-    pending = next(rows, None)
-    policy_result = PolicyResult(policy)
-    hindsight = PolicyResult("hindsight")
-    singles = [PolicyResult(f"only {e.provider}") for e in endpoints]
+    outcomes = step_outcomes(obs, since, step_s, settings.stale_after_s)
+    router = _Router(model, endpoints, objective, settings, constraints, shape, seed)
+    samples = ((r["endpoint_id"], Sample.from_row(r)) for r in obs.sort("ts").iter_rows(named=True))
+    pending = next(samples, None)
+    report = ReplayReport(
+        model,
+        objective,
+        step_s,
+        0,
+        PolicyResult(policy),
+        PolicyResult("hindsight"),
+        [PolicyResult(f"only {e.provider}") for e in endpoints],
+        silent,
+    )
     static_choice = _static_best(outcomes, endpoints, objective, shape, max(n_steps // 10, 1))
-    evaluated = 0
     for step in range(n_steps):
-        step_start = since + timedelta(seconds=step * step_s)
-        while pending is not None and pending["ts"] < step_start:
-            stats[pending["endpoint_id"]].add_values(
-                ts=pending["ts"].timestamp(),
-                ok=pending["ok"],
-                source=pending["source"],
-                error_class=pending["error_class"],
-                ttft_ms=pending["ttft_ms"],
-                tps=pending["tps"],
-                e2e_ms=pending["e2e_ms"],
-            )
-            pending = next(rows, None)
+        now = (since + timedelta(seconds=step * step_s)).timestamp()
+        while pending is not None and pending[1].ts < now:
+            router.observe(*pending)
+            pending = next(samples, None)
         step_outcome = [outcomes.get((step, e.id)) for e in endpoints]
         if any(o is None for o in step_outcome):
-            continue  # compare only steps where every endpoint was observed
-        evaluated += 1
+            continue  # compare only steps where every endpoint has an outcome
+        report.steps += 1
+        report.carried += any(o.carried for o in step_outcome)  # type: ignore[union-attr]
         values = outcome_values(step_outcome, endpoints, objective, shape)
         best = max(range(len(endpoints)), key=values.__getitem__)
-        hindsight.add(endpoints[best], step_outcome[best], shape)  # type: ignore[arg-type]
-        for i, single in enumerate(singles):
+        report.hindsight.add(endpoints[best], step_outcome[best], shape)  # type: ignore[arg-type]
+        for i, single in enumerate(report.singles):
             single.add(endpoints[i], step_outcome[i], shape)  # type: ignore[arg-type]
         if policy == "round-robin":
-            chosen = step % len(endpoints)
+            chosen: int | None = step % len(endpoints)
         elif policy == "static-best":
             chosen = static_choice
         else:
-            now = step_start.timestamp()
-            # ranked as the router ranks: decayed figures moved along their trend
-            snaps = [stats[e.id].snapshot(now, with_uptime=False).projected() for e in endpoints]
-            scores = score_all(snaps, [e.price for e in endpoints], objective, shape)
-            chosen = max(range(len(endpoints)), key=scores.__getitem__)
-        policy_result.add(endpoints[chosen], step_outcome[chosen], shape)  # type: ignore[arg-type]
-    return ReplayReport(
-        model, objective, step_s, evaluated, policy_result, hindsight, singles, silent
-    )
+            chosen = router.choose(now)
+        if chosen is None:
+            report.policy.refuse()
+            report.timeline.append((now, None))
+        else:
+            report.policy.add(endpoints[chosen], step_outcome[chosen], shape)  # type: ignore[arg-type]
+            report.timeline.append((now, endpoints[chosen].provider))
+    return report
+
+
+class _Router:
+    """The router's decision path over replayed history: books fed in time order, core rank and
+    choose with seeded draws."""
+
+    def __init__(
+        self,
+        model: str,
+        endpoints: list[ReplayEndpoint],
+        objective: Objective,
+        settings: RoutingSettings,
+        constraints: Constraints,
+        shape: RequestShape,
+        seed: int,
+    ) -> None:
+        self.model, self.objective, self.settings = model, objective, settings
+        self.constraints, self.shape = constraints, shape
+        self.half_life_s = settings.half_life_for(objective)
+        self.books = {
+            e.id: EndpointBook(f"{e.provider}/{model}", e.provider, e.region, e.price, settings)
+            for e in endpoints
+        }
+        self.index = {f"{e.provider}/{model}": i for i, e in enumerate(endpoints)}
+        self.rng = random.Random(seed)
+
+    def observe(self, endpoint_id: int, sample: Sample) -> None:
+        """Fold a stored observation in, as the router's follower does."""
+        book = self.books.get(endpoint_id)
+        if book is not None:
+            book.add(sample)
+
+    def choose(self, now: float) -> int | None:
+        """The index of the endpoint the router would send a request to at ``now``."""
+        candidates = [
+            book.candidate(now, book.estimate(now, self.half_life_s))
+            for book in self.books.values()
+        ]
+        ranking = rank(self.model, candidates, self.objective, self.shape, self.constraints)
+        decision = choose(ranking, self.settings, self.rng.random(), self.rng.random())
+        chosen = decision.chosen
+        return None if chosen is None else self.index[chosen.candidate.key]
 
 
 def _static_best(

@@ -17,8 +17,9 @@ from signalbox.dashboard.components import Best, fmt, provider_cell, state_badge
 from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.figures import format_duration, message_figure, sparkline
 from signalbox.dashboard.notices import EMPTY_STORE, describe_failure, notice
-from signalbox.dashboard.ranking import OBJECTIVES, rank
+from signalbox.dashboard.ranking import rank
 from signalbox.dashboard.timespan import fitted_range
+from signalbox.routing.objectives import OBJECTIVES
 
 PATH = "/"
 NAME = "Overview"
@@ -202,7 +203,7 @@ def refresh(ctx: DashContext, models: list[str]) -> tuple[Any, Any, list, list]:
     ranked = rank(
         data["stats"],
         now,
-        stale_after_s=ctx.stale_after_s,
+        settings=ctx.routing,
         firing_endpoint_ids=set(firing["endpoint_id"].to_list()),
     )
     first, bucket = data["trend_first"], data["trend_bucket"]

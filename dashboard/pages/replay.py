@@ -1,12 +1,16 @@
 """Replay page: what a routing policy would have delivered over the last day of this store's own
 observations, next to the best choice in hindsight and to sending everything to one provider
-(``/replay?model=M&objective=balanced&policy=signalbox&step=300``). The numbers are those of
-``signalbox replay``: the page calls :mod:`signalbox.replay`, never the router."""
+(``/replay?model=M&objective=balanced&policy=signalbox&step=300&ignore=a,b&max_price=1``). The
+numbers are those of ``signalbox replay``: the page calls :mod:`signalbox.replay` with the
+dashboard's routing settings (the catalog's ``[routing]``) and the constraints chosen here, never
+the router."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +21,8 @@ import polars as pl
 from dash import Input, Output, dcc, html
 
 from signalbox.dashboard import ids, queries
-from signalbox.dashboard.colors import color_for, colors_for_endpoints
-from signalbox.dashboard.components import fmt, model_picker, radios, table
+from signalbox.dashboard.colors import colors_for_endpoints
+from signalbox.dashboard.components import model_picker, number_input, providers_picker, radios
 from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.figures import CHOICES_TITLE, choice_shares_figure, message_figure
 from signalbox.dashboard.notices import (
@@ -27,9 +31,11 @@ from signalbox.dashboard.notices import (
     no_model_notice,
     notice,
 )
+from signalbox.dashboard.replay_tables import CAPTION, gains_table, strategy_table
 from signalbox.replay import POLICIES, ReplayEndpoint, ReplayReport, load, replay
 from signalbox.rollup import floor_ts
-from signalbox.stats.scoring import OBJECTIVES, Objective
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE, OBJECTIVES, Objective
+from signalbox.routing.select import Constraints
 
 PATH = "/replay"
 NAME = "Replay"
@@ -43,35 +49,36 @@ POLICY_LABELS = {
     "round-robin": "round-robin",
     "static-best": "static best",
 }
-HEADERS = ["strategy", "steps", "TTFT ms", "tok/s", "error rate", "$/Mtok (blended)"]
-GAIN_HEADERS = ["compared with", "TTFT", "tok/s", "error rate", "$/Mtok"]
-# summary key, higher is better, difference in points (rates) rather than percent
-GAIN_METRICS = (
-    ("ttft_ms", False, False),
-    ("tps", True, False),
-    ("error_rate", False, True),
-    ("cost_per_mtok", False, False),
-)
-CAPTION = (
-    "Change of the policy's mean against each alternative over the same steps; green is better "
-    "for the policy (lower TTFT, error rate and cost, higher tok/s). Error rate in points."
-)
-GOOD, BAD = "#1b5e20", "#b71c1c"
 SMALL = {"color": "#666", "fontSize": "13px", "marginBottom": "8px"}
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """What the page replays: model, objective, policy and step (seconds, as a string)."""
+    """What the page replays: model, objective, policy and step (seconds, as a string), and the
+    constraints an app would send (they shape the signalbox policy's choices)."""
 
     model: str | None
     objective: str
     policy: str
     step: str
+    only: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    max_price: float | None = None
+    max_error_rate: float | None = None
+
+    def constraints(self) -> Constraints:
+        """The router's constraints for this selection."""
+        return Constraints(
+            only=frozenset(self.only) if self.only else None,
+            ignore=frozenset(self.ignore),
+            max_price=self.max_price,
+            max_error_rate=self.max_error_rate,
+        )
 
 
-def selection(query: dict[str, str], models: list[str]) -> Selection:
-    """The selection a URL asks for, with unknown values replaced by defaults."""
+def selection(query: Mapping[str, Any], models: list[str]) -> Selection:
+    """The selection a URL (or the controls) asks for, with unknown values replaced by defaults
+    and values out of range dropped."""
     model = query.get("model")
     if model not in models:
         model = models[0] if models else None
@@ -80,15 +87,37 @@ def selection(query: dict[str, str], models: list[str]) -> Selection:
     step = query.get("step", "")
     return Selection(
         model,
-        objective if objective in OBJECTIVES else Objective.BALANCED.value,
+        objective if objective in OBJECTIVES else str(DEFAULT_OBJECTIVE),
         policy if policy in POLICIES else POLICIES[0],
         step if step in STEPS else DEFAULT_STEP,
+        _names(query.get("only")),
+        _names(query.get("ignore")),
+        _number(query.get("max_price")),
+        _number(query.get("max_error_rate"), 1.0),
     )
+
+
+def _names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Provider names from ``a,b`` (a URL) or a list (a dropdown), sorted, without blanks."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    return tuple(sorted({str(v).strip() for v in items if str(v).strip()}))
+
+
+def _number(value: object, top: float | None = None) -> float | None:
+    """A number at least 0 (and at most ``top``), else None."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= number <= (math.inf if top is None else top):
+        return None
+    return number
 
 
 def search_for(sel: Selection) -> str:
     """The query string that reproduces this selection."""
-    return "?" + urlencode({k: v for k, v in asdict(sel).items() if v})
+    values = {k: ",".join(v) if isinstance(v, tuple) else v for k, v in asdict(sel).items()}
+    return "?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
 def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
@@ -104,6 +133,17 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
         ],
         className="controls card",
     )
+    providers = _providers(ctx) if models else []  # no second wait on a store that is down
+    constraints = html.Div(
+        [
+            html.Label("Constraints", className="head"),
+            providers_picker(ids.REPLAY_ONLY, "only these providers", providers, sel.only),
+            providers_picker(ids.REPLAY_IGNORE, "ignore providers", providers, sel.ignore),
+            number_input(ids.REPLAY_MAX_PRICE, "max $/Mtok", sel.max_price, None),
+            number_input(ids.REPLAY_MAX_ERROR_RATE, "max error rate (0-1)", sel.max_error_rate, 1),
+        ],
+        className="controls card",
+    )
     shares = dcc.Graph(
         id=ids.REPLAY_SHARES,
         figure=message_figure("loading…", CHOICES_TITLE, height=220),
@@ -112,6 +152,7 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     return html.Div(
         [
             controls,
+            constraints,
             html.Div(status, id=ids.REPLAY_STATUS),
             html.Div(
                 html.Div(
@@ -141,31 +182,57 @@ def layout(ctx: DashContext, query: dict[str, str]) -> html.Div:
     )
 
 
+def _providers(ctx: DashContext) -> list[str]:
+    """Every enabled endpoint's provider name (the constraint choices); none when unreachable."""
+    try:
+        eps = queries.endpoints(ctx.engine)
+    except Exception:  # the status line says why; the controls stay empty
+        return []
+    return sorted(eps.filter(pl.col("enabled"))["provider"].unique().to_list())
+
+
+CONTROLS = (
+    ids.REPLAY_MODEL,
+    ids.REPLAY_OBJECTIVE,
+    ids.REPLAY_POLICY,
+    ids.REPLAY_STEP,
+    ids.REPLAY_ONLY,
+    ids.REPLAY_IGNORE,
+    ids.REPLAY_MAX_PRICE,
+    ids.REPLAY_MAX_ERROR_RATE,
+)
+
+
+def _from_controls(values: Sequence[Any]) -> Selection:
+    """The selection the controls hold, checked like a URL's (``Selection`` field order)."""
+    fields = ("model", "objective", "policy", "step", "only", "ignore")
+    fields += ("max_price", "max_error_rate")
+    query = dict(zip(fields, values, strict=True))
+    return selection(query, [query["model"]] if query["model"] else [])
+
+
 def register(app: dash.Dash, ctx: DashContext) -> None:
     """The replay page's callbacks on ``app``."""
     cache = ReplayCache()
-    controls = (ids.REPLAY_MODEL, ids.REPLAY_OBJECTIVE, ids.REPLAY_POLICY, ids.REPLAY_STEP)
 
     @app.callback(
         Output(ids.URL, "search", allow_duplicate=True),
-        *[Input(c, "value") for c in controls],
+        *[Input(c, "value") for c in CONTROLS],
         prevent_initial_call=True,
     )
-    def _to_url(model: str | None, objective: str, policy: str, step: str) -> str:
-        return search_for(Selection(model, objective, policy, step))
+    def _to_url(*values: Any) -> str:
+        return search_for(_from_controls(values))
 
     @app.callback(
         Output(ids.REPLAY_STATUS, "children"),
         Output(ids.REPLAY_TABLE, "children"),
         Output(ids.REPLAY_GAINS, "children"),
         Output(ids.REPLAY_SHARES, "figure"),
-        *[Input(c, "value") for c in controls],
+        *[Input(c, "value") for c in CONTROLS],
         Input(ids.REFRESH, "n_intervals"),
     )
-    def _refresh(
-        model: str | None, objective: str, policy: str, step: str, _n: int
-    ) -> tuple[Any, ...]:
-        return refresh(ctx, Selection(model, objective, policy, step), cache)
+    def _refresh(*values: Any) -> tuple[Any, ...]:
+        return refresh(ctx, _from_controls(values[:-1]), cache)
 
 
 class ReplayCache:
@@ -213,16 +280,21 @@ def refresh(ctx: DashContext, sel: Selection, cache: ReplayCache | None = None) 
         text = "database unreachable" if "unreachable" in str(status.children) else "no model"
         return (status, *_blank(text))
     sel = selection(asdict(sel), [sel.model])  # callback values, checked like a URL's
-    step_s = float(sel.step)
+    step = timedelta(seconds=float(sel.step))
     now = ctx.now()
-    until = floor_ts(now, timedelta(seconds=step_s))  # whole steps only: the last one is complete
-    since = until - SPAN
+    until = floor_ts(now, step)  # whole steps only: the last one is complete
     try:
         eps = queries.endpoints(ctx.engine)
-        obs, endpoints = load(ctx.engine, sel.model, since, until)
+        obs, endpoints = load(ctx.engine, sel.model, until - SPAN, until)
+        if obs.is_empty():
+            # A fresh store (the first minutes of an install) has nothing before the step in
+            # progress: replay that step rather than nothing.
+            until += step
+            obs, endpoints = load(ctx.engine, sel.model, until - SPAN, until)
     except Exception as exc:
         status = notice(describe_failure(exc, f"the replay of {sel.model}"), "error")
         return (status, *_blank("database unreachable"))
+    since = until - SPAN
     enabled = set(eps.filter(pl.col("enabled"))["endpoint_id"].to_list())
     seen = set(obs["endpoint_id"].unique().to_list())
     kept = [e for e in endpoints if e.id in enabled and e.id in seen]  # disabled: never routed to
@@ -231,15 +303,19 @@ def refresh(ctx: DashContext, sel: Selection, cache: ReplayCache | None = None) 
     if not kept:
         text = f"No observations of {sel.model} in the last {SPAN_LABEL}, so nothing to replay."
         return (notice(text, "warn"), *_blank("no observations"))
+    if ctx.routing_note:
+        parts.append(notice(f"{ctx.routing_note[0].upper()}{ctx.routing_note[1:]}."))
     if silent:
         parts.append(
             notice(
                 f"Left out, no observations in the last {SPAN_LABEL}: {', '.join(silent)}.", "warn"
             )
         )
+    if sel.constraints() != Constraints() and sel.policy != "signalbox":
+        parts.append(notice("Constraints shape the signalbox policy only: this one ignores them."))
     obs = obs.filter(pl.col("endpoint_id").is_in([e.id for e in kept]))
-    report = _replayed(cache, sel, obs, kept, since)
-    total = round(SPAN.total_seconds() / step_s)
+    report = _replayed(cache, ctx, sel, obs, kept, since)
+    total = round(SPAN / step)
     if report.steps == 0:
         names = ", ".join(e.provider for e in kept)
         parts.append(
@@ -252,11 +328,31 @@ def refresh(ctx: DashContext, sel: Selection, cache: ReplayCache | None = None) 
         return (parts, *_blank("not enough overlapping data"))
     if len(kept) == 1:
         parts.append(notice(f"Only {kept[0].provider} has observations: there is no choice."))
+    end = "now (the step in progress)" if until > now else f"{until:%H:%M} UTC"
+    carried = (
+        f", {report.carried} with a provider's outcome from up to"
+        f" {ctx.routing.stale_after_s:g} s before"
+        if report.carried
+        else ""
+    )
+    unserved = (
+        f" · {report.policy.unserved} step(s) where no provider met the constraints"
+        if report.policy.unserved
+        else ""
+    )
+    wanted = sel.constraints().describe()
     parts.append(
         html.Div(
             f"{sel.model} · policy {sel.policy} · objective {sel.objective} · last {SPAN_LABEL} "
-            f"to {until:%H:%M} UTC in steps of {STEPS[sel.step]}: {report.steps} of {total} "
-            f"had observations of every provider · updated {now:%H:%M:%S} UTC",
+            f"to {end} in steps of {STEPS[sel.step]}: {report.steps} of {total} "
+            f"had observations of every provider{carried}{unserved} · updated {now:%H:%M:%S} UTC",
+            style=SMALL,
+        )
+    )
+    parts.append(
+        html.Div(
+            f"Ranked as the router ranks: {ctx.routing.summary()}"
+            + (f" · constraints: {wanted}" if wanted else ""),
             style=SMALL,
         )
     )
@@ -272,6 +368,7 @@ def refresh(ctx: DashContext, sel: Selection, cache: ReplayCache | None = None) 
 
 def _replayed(
     cache: ReplayCache | None,
+    ctx: DashContext,
     sel: Selection,
     obs: pl.DataFrame,
     endpoints: list[ReplayEndpoint],
@@ -289,96 +386,9 @@ def _replayed(
             objective=Objective(sel.objective),
             policy=sel.policy,
             step_s=float(sel.step),
+            settings=ctx.routing,
+            constraints=sel.constraints(),
         )
         if cache is not None:
             cache.put(key, report)
     return report
-
-
-def _single_label(name: str, colors: dict[str, str]) -> html.Span:
-    """``only alpha`` behind alpha's chart colour."""
-    provider = name.removeprefix("only ")
-    swatch = html.Span(className="swatch", style={"background": color_for(colors, provider)})
-    return html.Span([swatch, f"only {provider}"])
-
-
-def strategy_table(report: ReplayReport, colors: dict[str, str]) -> html.Table:
-    """One row per strategy: the policy, hindsight, then each single provider."""
-    labels: list[Any] = [html.B(f"{report.policy.name} (policy)"), "hindsight (best each step)"]
-    labels += [_single_label(s.name, colors) for s in report.singles]
-    rows = [
-        [
-            label,
-            str(row["steps"]),
-            fmt(row["ttft_ms"], "{:.0f}"),  # type: ignore[arg-type]
-            fmt(row["tps"], "{:.1f}"),  # type: ignore[arg-type]
-            fmt(row["error_rate"], "{:.1%}"),  # type: ignore[arg-type]
-            fmt(row["cost_per_mtok"], "${:.3f}"),  # type: ignore[arg-type]
-        ]
-        for label, row in zip(labels, report.rows(), strict=True)
-    ]
-    return table(HEADERS, rows, numeric=(1, 2, 3, 4, 5))
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """The policy's mean against another's, as printed, and whether it is better for the policy
-    (``None``: equal or not comparable)."""
-
-    text: str
-    better: bool | None
-
-
-def change(
-    mine: float | None, other: float | None, *, higher_is_better: bool, points: bool = False
-) -> Change:
-    """Relative change in percent, or the difference in percentage points for rates."""
-    if mine is None or other is None:
-        return Change("—", None)
-    if points:
-        diff = (mine - other) * 100
-        unit = " pp"
-    elif other == 0:
-        return Change("—", None)
-    else:
-        diff = (mine - other) / abs(other) * 100
-        unit = " %"
-    if round(diff, 1) == 0:
-        return Change("±0" + unit, None)
-    text = f"{diff:+.1f}{unit}".replace("-", "\u2212")  # a real minus sign, as wide as the plus
-    return Change(text, (diff > 0) == higher_is_better)
-
-
-def gains(report: ReplayReport) -> list[tuple[str, list[Change]]]:
-    """For each single provider, then hindsight: the policy's TTFT, tok/s, error-rate and cost
-    change against it."""
-    mine = report.policy.summary()
-    others = [(s.name, s.summary()) for s in report.singles]
-    others.append(("hindsight (the gap)", report.hindsight.summary()))
-    return [
-        (
-            label,
-            [
-                change(mine[key], other[key], higher_is_better=higher, points=points)  # type: ignore[arg-type]
-                for key, higher, points in GAIN_METRICS
-            ],
-        )
-        for label, other in others
-    ]
-
-
-def _change_cell(c: Change) -> html.Span:
-    color = None if c.better is None else (GOOD if c.better else BAD)
-    return html.Span(c.text, style={"color": color, "fontWeight": 600} if color else None)
-
-
-def gains_table(report: ReplayReport, colors: dict[str, str]) -> html.Div:
-    """The policy against each single provider and against hindsight, coloured better/worse."""
-    rows = [
-        [
-            _single_label(label, colors) if label.startswith("only ") else label,
-            *[_change_cell(c) for c in changes],
-        ]
-        for label, changes in gains(report)
-    ]
-    return html.Div(table(GAIN_HEADERS, rows, numeric=(1, 2, 3, 4)), style={"maxWidth": "760px"})

@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "signalbox-alerts"
 _SAID = {Action.OPEN_FIRING: "firing", Action.FIRE: "firing", Action.RESOLVE: "resolved"}
-DAY_S = 86_400.0
 
 
 @dataclass
@@ -75,9 +74,6 @@ class AlertEvaluator:
         clock: Callable[[], float] = time.time,
         http_client: httpx.AsyncClient | None = None,
         env: Mapping[str, str] | None = None,
-        current_half_life_s: float | None = None,
-        baseline_lag_s: float | None = None,
-        warmup_s: float | None = None,
         retry: RetryPolicy | None = None,
         webhook_timeout_s: float = 10.0,
         external_url: str = "",
@@ -89,12 +85,9 @@ class AlertEvaluator:
             timeout=httpx.Timeout(webhook_timeout_s), trust_env=False, follow_redirects=False
         )
         self._lock = asyncio.Lock()
-        self._half_life_override = current_half_life_s
-        self._lag_override = baseline_lag_s
-        self._warmup_override = warmup_s
         self.catalog = catalog
         self.rules: tuple[AlertRule, ...] = rules_for(catalog)
-        self.feed = self._make_feed()
+        self.feed = StatsFeed(engine, rules=self.rules)
         self.notifier = Notifier(
             engine,
             catalog.webhooks,
@@ -107,25 +100,11 @@ class AlertEvaluator:
             rules=self.rules,
         )
 
-    def _make_feed(self) -> StatsFeed:
-        current = self._half_life_override or min(self.catalog.routing.half_life_s, 300.0)
-        lag = self._lag_override if self._lag_override is not None else 4 * current
-        baselines = [r.baseline_half_life_s for r in self.rules if r.kind.endswith("_baseline")]
-        longest = max(baselines, default=current)
-        warmup = self._warmup_override or max(min(3 * longest, DAY_S), 8 * current + lag)
-        return StatsFeed(
-            self._engine,
-            current_half_life_s=current,
-            baseline_half_lives_s=baselines,
-            baseline_lag_s=lag,
-            warmup_s=warmup,
-        )
-
     def reload(self, catalog: Catalog) -> None:
         """Use a reloaded catalog's rules and webhooks; statistics re-warm at the next run."""
         self.catalog = catalog
         self.rules = rules_for(catalog)
-        self.feed = self._make_feed()
+        self.feed = StatsFeed(self._engine, rules=self.rules)
         self.notifier.set_config(catalog.webhooks, self.rules)
 
     def step_down(self) -> None:

@@ -1,38 +1,45 @@
 """The alert evaluator's view of the store: per endpoint decayed statistics, kept current by id.
 
 On becoming leader the feed warms from a window of recent observations, then each evaluation reads
-only the rows added since (by id). Ids are assigned before commit, so a row can become visible
-after a higher id: the feed re-reads the last ``settle_s`` worth of ids and skips those it has.
+only the rows added since, through ``signalbox.tail`` (by id; a row committed after a higher id is
+still read once, within ``settle_s``).
 
-Two aggregates per endpoint: the *current* one (short half-life) and, per distinct
-``baseline_half_life_s`` of the rules, a *baseline* one fed only with observations older than
-``baseline_lag_s``, so a degradation does not drag its own baseline along while it is detected.
+The statistics are the rules' own: per endpoint a *current* aggregate at each distinct
+``half_life_s`` of the rules and, for kinds that compare with a baseline, a *baseline* aggregate at
+the rule's ``baseline_half_life_s`` fed only with observations older than
+``BASELINE_LAG_HALF_LIVES`` times its ``half_life_s``, so a degradation does not drag its own baseline
+along while it is detected.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from signalbox.alerts.rules import RuleInput
+from signalbox.alerts.rules import ALERT_KINDS, RuleInput
 from signalbox.catalog import AlertRule
 from signalbox.schema import Observation
 from signalbox.stats import EndpointSnapshot, EndpointStats
+from signalbox.tail import SETTLE_S, ObservationTail, TailRow
 
-_T = Observation.__table__
-_COLS = (_T.c.id, _T.c.endpoint_id, _T.c.ts, _T.c.ok, _T.c.source, _T.c.error_class)
-_COLS += (_T.c.ttft_ms, _T.c.tps)
-
-Row = tuple[int, int, float, bool, str, str | None, float | None, float | None]
+BASELINE_LAG_HALF_LIVES = 4.0
+DAY_S = 86_400.0
 
 
-def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
+def baseline_lag_s(rule: AlertRule) -> float:
+    """How old an observation must be before it feeds ``rule``'s baseline."""
+    return BASELINE_LAG_HALF_LIVES * rule.half_life_s
+
+
+def warmup_for(rules: Iterable[AlertRule]) -> float:
+    """The window a feed warms from: enough for every current aggregate and its lag, and a few
+    baseline half-lives (at most a day)."""
+    rules = list(rules)
+    current = max((8 * r.half_life_s + baseline_lag_s(r) for r in rules), default=0.0)
+    baselines = [r.baseline_half_life_s for r in rules if ALERT_KINDS[r.kind].uses_baseline]
+    return max(min(3 * max(baselines, default=0.0), DAY_S), current)
 
 
 class StatsFeed:
@@ -42,18 +49,21 @@ class StatsFeed:
         self,
         engine: Engine,
         *,
-        current_half_life_s: float,
-        baseline_half_lives_s: Iterable[float],
-        baseline_lag_s: float,
-        warmup_s: float,
-        settle_s: float = 30.0,
+        rules: Iterable[AlertRule],
+        warmup_s: float | None = None,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self._engine = engine
-        self.current_half_life_s = current_half_life_s
-        self.baseline_half_lives_s = tuple(sorted(set(baseline_half_lives_s)))
-        self.baseline_lag_s = baseline_lag_s
-        self.warmup_s = warmup_s
-        self.settle_s = settle_s
+        self._tail = ObservationTail(engine, settle_s=settle_s)
+        rules = list(rules)
+        self.half_lives_s = tuple(sorted({r.half_life_s for r in rules}))
+        # lag -> the baseline half-lives fed after it
+        lags: dict[float, set[float]] = {}
+        for r in rules:
+            if ALERT_KINDS[r.kind].uses_baseline:
+                lags.setdefault(baseline_lag_s(r), set()).add(r.baseline_half_life_s)
+        self.baselines = {lag: tuple(sorted(hls)) for lag, hls in lags.items()}
+        self.warmup_s = warmup_for(rules) if warmup_s is None else warmup_s
         self.reset()
 
     def reset(self) -> None:
@@ -61,15 +71,16 @@ class StatsFeed:
         self.warmed = False
         self.warmed_at: float | None = None
         self.rows_read = 0
-        self._current: dict[int, EndpointStats] = {}
-        self._baseline: dict[tuple[int, float], EndpointStats] = {}
-        self._delayed: list[tuple[float, int, Row]] = []  # heap by ts, for the baseline
+        self._current: dict[tuple[int, float], EndpointStats] = {}
+        self._baseline: dict[tuple[int, float, float], EndpointStats] = {}
+        # per lag, a heap by time of what its baselines have not been fed yet
+        self._delayed: dict[float, list[tuple[float, int, TailRow]]] = {
+            lag: [] for lag in self.baselines
+        }
         self._last_ok: dict[int, float] = {}
         self._first_seen: dict[int, float] = {}
-        self._low_id = 0  # every id <= this has been read for good
-        self._recent: set[int] = set()  # ids > _low_id already read
-        self._checkpoints: deque[tuple[float, int]] = deque()
-        self._snapshots: dict[tuple[int, float], EndpointSnapshot] = {}  # for one ``now``
+        self._tail.reset()
+        self._snapshots: dict[tuple[object, ...], EndpointSnapshot] = {}  # for one ``now``
         self._snapshots_at: float | None = None
 
     # -- reading the store ---------------------------------------------------------------
@@ -77,79 +88,65 @@ class StatsFeed:
     def warm(self, now: float, endpoint_ids: Iterable[int]) -> int:
         """Load the warm-up window; find the last success of endpoints with none in it."""
         self.reset()
-        stmt = select(*_COLS).where(_T.c.ts >= _dt(now - self.warmup_s)).order_by(_T.c.id)
-        with self._engine.connect() as conn:
-            rows = [_row(r) for r in conn.execute(stmt)]
-            self._ingest(rows, now)
-            missing = [e for e in endpoint_ids if e not in self._last_ok]
-            for endpoint_id in missing:
-                last = conn.execute(
-                    select(func.max(_T.c.ts)).where(_T.c.endpoint_id == endpoint_id, _T.c.ok)
-                ).scalar()
-                if last is not None:
-                    self._last_ok[endpoint_id] = last.timestamp()
-        settled = [r[0] for r in rows if r[2] < now - self.settle_s]
-        self._low_id = max(settled, default=0)
-        self._recent = {r[0] for r in rows if r[0] > self._low_id}
-        self._checkpoints.append((now, max((r[0] for r in rows), default=self._low_id)))
+        rows = list(self._tail.warm(now - self.warmup_s, now))
+        self._ingest(rows, now)
+        missing = [e for e in endpoint_ids if e not in self._last_ok]
+        if missing:
+            t = Observation.__table__
+            with self._engine.connect() as conn:
+                for endpoint_id in missing:
+                    last = conn.execute(
+                        select(func.max(t.c.ts)).where(t.c.endpoint_id == endpoint_id, t.c.ok)
+                    ).scalar()
+                    if last is not None:
+                        self._last_ok[endpoint_id] = last.timestamp()
         self.warmed = True
         self.warmed_at = now
         return len(rows)
 
     def poll(self, now: float) -> int:
-        """Read the observations added since the last read; return how many were new."""
-        stmt = select(*_COLS).where(_T.c.id > self._low_id).order_by(_T.c.id)
-        with self._engine.connect() as conn:
-            rows = [_row(r) for r in conn.execute(stmt)]
-        fresh = [r for r in rows if r[0] not in self._recent]
-        self._ingest(fresh, now)
-        self._recent.update(r[0] for r in fresh)
-        top = max((r[0] for r in rows), default=self._low_id)
-        self._checkpoints.append(
-            (now, max(top, self._checkpoints[-1][1] if self._checkpoints else 0))
-        )
-        while len(self._checkpoints) > 1 and self._checkpoints[1][0] <= now - self.settle_s:
-            self._checkpoints.popleft()
-        if self._checkpoints[0][0] <= now - self.settle_s:
-            self._low_id = max(self._low_id, self._checkpoints[0][1])
-            self._recent = {i for i in self._recent if i > self._low_id}
-        return len(fresh)
+        """Read the observations added since the last read; return how many."""
+        n = 0
+        while True:
+            rows = self._tail.poll(now)
+            self._ingest(rows, now)
+            n += len(rows)
+            if not self._tail.behind:
+                return n
 
-    def _ingest(self, rows: list[Row], now: float) -> None:
+    def _ingest(self, rows: list[TailRow], now: float) -> None:
         self.rows_read += len(rows)
         self._snapshots_at = None
         for row in rows:
-            _, endpoint_id, ts, ok = row[0], row[1], row[2], row[3]
-            self._stats(endpoint_id).add_values(ts, ok, row[4], row[5], ttft_ms=row[6], tps=row[7])
-            if ok and ts > self._last_ok.get(endpoint_id, float("-inf")):
+            endpoint_id, sample = row.endpoint_id, row.sample
+            ts = sample.ts
+            for half_life_s in self.half_lives_s:
+                self._stats(self._current, (endpoint_id, half_life_s)).add(sample)
+            if sample.ok and ts > self._last_ok.get(endpoint_id, float("-inf")):
                 self._last_ok[endpoint_id] = ts
             if ts < self._first_seen.get(endpoint_id, float("inf")):
                 self._first_seen[endpoint_id] = ts
-            if self.baseline_half_lives_s:
-                heapq.heappush(self._delayed, (ts, row[0], row))
+            for heap in self._delayed.values():
+                heapq.heappush(heap, (ts, row.id, row))
         self._release_baseline(now)
 
     def _release_baseline(self, now: float) -> None:
-        cutoff = now - self.baseline_lag_s
-        while self._delayed and self._delayed[0][0] <= cutoff:
-            self._snapshots_at = None
-            _, _, row = heapq.heappop(self._delayed)
-            for half_life_s in self.baseline_half_lives_s:
-                self._base(row[1], half_life_s).add_values(
-                    row[2], row[3], row[4], row[5], ttft_ms=row[6], tps=row[7]
-                )
+        for lag, heap in self._delayed.items():
+            cutoff = now - lag
+            while heap and heap[0][0] <= cutoff:
+                self._snapshots_at = None
+                _, _, row = heapq.heappop(heap)
+                for half_life_s in self.baselines[lag]:
+                    key = (row.endpoint_id, half_life_s, lag)
+                    self._stats(self._baseline, key).add(row.sample)
 
-    def _stats(self, endpoint_id: int) -> EndpointStats:
-        stats = self._current.get(endpoint_id)
+    @staticmethod
+    def _stats(table: dict, key: tuple[float, ...]) -> EndpointStats:
+        """The aggregate under ``key`` (its half-life is the key's second part), made on first
+        use."""
+        stats = table.get(key)
         if stats is None:
-            stats = self._current[endpoint_id] = EndpointStats(self.current_half_life_s)
-        return stats
-
-    def _base(self, endpoint_id: int, half_life_s: float) -> EndpointStats:
-        key = (endpoint_id, half_life_s)
-        stats = self._baseline.get(key)
-        if stats is None:
-            stats = self._baseline[key] = EndpointStats(half_life_s)
+            stats = table[key] = EndpointStats(key[1])
         return stats
 
     # -- what the rules see -----------------------------------------------------------------
@@ -157,20 +154,21 @@ class StatsFeed:
     def rule_input(self, endpoint_id: int, rule: AlertRule, now: float) -> RuleInput:
         """The frozen input of ``rule`` for one endpoint at ``now``."""
         self._release_baseline(now)
-        stats = self._current.get(endpoint_id)
+        key = (endpoint_id, rule.half_life_s)
+        stats = self._current.get(key)
         watched = self._first_seen.get(endpoint_id, self.warmed_at)
         if self.warmed_at is not None and watched is not None:
             watched = min(watched, self.warmed_at)
         last_ok = self._last_ok.get(endpoint_id)
         if stats is None:
             return RuleInput(now, 0.0, 0.0, None, None, last_ok, watched)
-        snap = self._snapshot(stats, (endpoint_id, 0.0), now)
+        snap = self._snapshot(stats, key, now)
         base_samples, base_ttft, base_tps = 0.0, None, None
-        if rule.kind in ("ttft_baseline", "tps_baseline"):
-            key = (endpoint_id, rule.baseline_half_life_s)
-            base = self._baseline.get(key)
+        if ALERT_KINDS[rule.kind].uses_baseline:
+            base_key = (endpoint_id, rule.baseline_half_life_s, baseline_lag_s(rule))
+            base = self._baseline.get(base_key)
             if base is not None:
-                bsnap = self._snapshot(base, key, now)
+                bsnap = self._snapshot(base, base_key, now)
                 base_samples, base_ttft, base_tps = bsnap.samples, bsnap.ttft_p50_ms, bsnap.tps_p50
         return RuleInput(
             now=now,
@@ -186,7 +184,7 @@ class StatsFeed:
         )
 
     def _snapshot(
-        self, stats: EndpointStats, key: tuple[int, float], now: float
+        self, stats: EndpointStats, key: tuple[object, ...], now: float
     ) -> EndpointSnapshot:
         """One snapshot per aggregate and evaluation, shared by every rule that reads it."""
         if self._snapshots_at != now:
@@ -196,7 +194,3 @@ class StatsFeed:
         if snap is None:
             snap = self._snapshots[key] = stats.snapshot(now, with_uptime=False)
         return snap
-
-
-def _row(r: Any) -> Row:
-    return (r[0], r[1], r[2].timestamp(), bool(r[3]), r[4], r[5], r[6], r[7])

@@ -1,17 +1,23 @@
 """Pure rule evaluation: one rule over one endpoint's decayed statistics → (condition, value, reason).
 
 No I/O and no clock: the evaluator fills a frozen :class:`RuleInput` from the statistics snapshots
-(a short half-life for "now", a long one for the endpoint's own baseline) and passes ``now`` in it.
-Too little data gives ``UNKNOWN``, never a breach, so a cold start raises no storm.
+(the rule's ``half_life_s`` for "now", its ``baseline_half_life_s`` for the endpoint's own baseline)
+and passes ``now`` in it. Too little data gives ``UNKNOWN``, never a breach, so a cold start raises
+no storm. :data:`ALERT_KINDS` is the table of kinds: the catalog validates ``kind`` against it and
+the evaluator asks it which kinds need a baseline; adding a kind is adding an entry there. This
+module imports nothing of Signalbox at run time, so the catalog can read the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from signalbox.catalog import AlertRule
+if TYPE_CHECKING:
+    from signalbox.catalog import AlertRule
 
 
 class Condition(StrEnum):
@@ -57,10 +63,10 @@ def evaluate(rule: AlertRule, inp: RuleInput, *, firing: bool = False) -> Evalua
     until the value falls below ``threshold·(1 - RESOLVE_MARGIN)``, so an estimate hovering at the
     threshold does not fire and resolve over and over.
     """
-    measure = _MEASURES.get(rule.kind)
-    if measure is None:  # the catalog refuses unknown kinds first
+    kind = ALERT_KINDS.get(rule.kind)
+    if kind is None:  # the catalog refuses unknown kinds first
         raise ValueError(f"unknown alert rule kind {rule.kind!r}")
-    measured = measure(rule, inp)
+    measured = kind.measure(rule, inp)
     if isinstance(measured, Evaluation):
         return measured
     value, text, fmt = measured
@@ -141,9 +147,27 @@ def _no_data(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
     return minutes, text, lambda x: f"{x:.3g} min"
 
 
-_MEASURES: dict[str, Callable[[AlertRule, RuleInput], Evaluation | Measured]] = {
-    "error_rate": _error_rate,
-    "ttft_baseline": _ttft_baseline,
-    "tps_baseline": _tps_baseline,
-    "no_data": _no_data,
-}
+@dataclass(frozen=True, slots=True)
+class AlertKind:
+    """A kind of rule: how its value is measured, whether it compares with the endpoint's own
+    baseline (the feed keeps one only for such kinds), and what it watches."""
+
+    measure: Callable[[AlertRule, RuleInput], Evaluation | Measured]
+    uses_baseline: bool
+    description: str
+
+
+ALERT_KINDS: Mapping[str, AlertKind] = MappingProxyType(
+    {
+        "error_rate": AlertKind(
+            _error_rate, False, "decayed error rate above threshold (a fraction, e.g. 0.25)"
+        ),
+        "ttft_baseline": AlertKind(
+            _ttft_baseline, True, "TTFT p50 above threshold times its own baseline"
+        ),
+        "tps_baseline": AlertKind(
+            _tps_baseline, True, "tps p50 below its own baseline by a factor above threshold"
+        ),
+        "no_data": AlertKind(_no_data, False, "no successful observation for threshold minutes"),
+    }
+)

@@ -185,7 +185,7 @@ async def _evaluate(settings: Any, interval_s: float, *, once: bool) -> int:
     import os
     import signal
 
-    from signalbox.alerts import AlertEvaluator, AlertService, run_alert_job
+    from signalbox.alerts.evaluator import AlertEvaluator, AlertService, run_alert_job
     from signalbox.catalog import load_catalog
     from signalbox.db import make_engine
     from signalbox.leader import make_leader

@@ -1,4 +1,7 @@
-"""``signalbox replay``: what a routing policy would have gained on this store's own history."""
+"""``signalbox replay``: what a routing policy would have gained on this store's own history.
+
+The signalbox policy ranks as the router does, with the catalog's ``[routing]`` settings (the
+defaults, said so, when the catalog cannot be read) and the constraints given as flags."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import re
 import sys
 from datetime import timedelta
 from typing import Any
+
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE, OBJECTIVES, describe_objectives
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -29,11 +34,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy", default="signalbox", choices=POLICY_CHOICES)
     parser.add_argument(
         "--sort",
-        default="balanced",
-        choices=["throughput", "latency", "e2e", "cost", "balanced"],
-        help="the objective the policy optimises",
+        default=str(DEFAULT_OBJECTIVE),
+        choices=list(OBJECTIVES),
+        help=f"the objective the policy optimises: {describe_objectives('; ')}",
     )
     parser.add_argument("--step", type=float, default=60.0, help="decision step in seconds")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sharing/exploration draws")
+    group = parser.add_argument_group(
+        "constraints (as an app sends them to the router; they shape the signalbox policy)"
+    )
+    group.add_argument("--only", type=_names, help="comma-separated providers allowed")
+    group.add_argument("--ignore", type=_names, help="comma-separated providers excluded")
+    group.add_argument(
+        "--max-price", type=_number, help="USD per million tokens for the request's mix"
+    )
+    group.add_argument("--max-ttft-ms", type=_number, help="TTFT p50 above this excludes")
+    group.add_argument("--min-tps", type=_number, help="tokens/s p50 below this excludes")
+    group.add_argument(
+        "--max-error-rate", type=_fraction, help="decayed error rate above this excludes (0 to 1)"
+    )
+
+
+CONSTRAINT_FLAGS = ("only", "ignore", "max_price", "max_ttft_ms", "min_tps", "max_error_rate")
+
+
+def _names(text: str) -> frozenset[str]:
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more provider names, comma-separated")
+    return names
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
 
 
 def _fmt(value: Any, spec: str) -> str:
@@ -48,10 +94,12 @@ def _change(new: float | None, old: float | None) -> str:
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Load the window, replay, print the comparison table and the gains."""
+    from signalbox.catalog import routing_settings
     from signalbox.db import make_engine
     from signalbox.records import utcnow
     from signalbox.replay import load, replay
-    from signalbox.stats.scoring import Objective
+    from signalbox.routing.objectives import Objective
+    from signalbox.routing.select import Constraints
 
     try:
         window = parse_duration(args.since)
@@ -61,6 +109,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.step <= 0:
         print("signalbox replay: --step must be positive", file=sys.stderr)
         return 2
+    given = {n: getattr(args, n) for n in CONSTRAINT_FLAGS if getattr(args, n) is not None}
+    if given and args.policy != "signalbox":
+        print(
+            "signalbox replay: constraints shape the signalbox policy's choices;"
+            " use --policy signalbox or drop them",
+            file=sys.stderr,
+        )
+        return 2
+    constraints = Constraints(**{**given, "ignore": args.ignore or frozenset()})
+    routing, why_default = routing_settings(settings.catalog)
+    if why_default:
+        print(f"signalbox replay: {why_default}", file=sys.stderr)
     until = utcnow()
     since = until - window
     engine = make_engine(settings.effective_database_url)
@@ -80,11 +140,15 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         objective=Objective(args.sort),
         policy=args.policy,
         step_s=args.step,
+        settings=routing,
+        constraints=constraints,
+        seed=args.seed,
     )
     if report.steps == 0:
         print(
             f"signalbox replay: no {args.step:g}s step in the last {args.since} has observations of"
-            f" every endpoint of {args.model}; try a longer --since or --step",
+            f" every endpoint of {args.model} (in the step or up to {routing.stale_after_s:g}s"
+            " before); try a longer --since or --step",
             file=sys.stderr,
         )
         return 1
@@ -92,8 +156,22 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         f"{args.model}: policy {args.policy}, objective {args.sort}, {report.steps} steps of"
         f" {args.step:g}s in the last {args.since}"
     )
+    print(f"ranked as the router ranks: {routing.summary()}")
+    if constraints.describe():
+        print(f"constraints: {constraints.describe()}")
     if report.silent:
         print(f"left out (no observations in the window): {', '.join(report.silent)}")
+    if report.carried:
+        print(
+            f"{report.carried} step(s) took an endpoint's outcome from up to"
+            f" {routing.stale_after_s:g}s before (not observed in the step)"
+        )
+    if report.policy.unserved:
+        print(f"{report.policy.unserved} step(s) with no endpoint meeting the constraints (errors)")
+    shares = ", ".join(
+        f"{p} {n / report.steps:.0%}" for p, n in sorted(report.policy.choices.items())
+    )
+    print(f"the policy chose: {shares or 'nothing'}")
     print()
     header = (
         f"{'strategy':<24} {'steps':>6} {'TTFT ms':>9} {'tok/s':>8} {'errors':>7} {'$/Mtok':>8}"

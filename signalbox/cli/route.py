@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE, OBJECTIVES, describe_objectives
 from signalbox.settings import Settings
-
-OBJECTIVES = ("throughput", "latency", "e2e", "cost", "balanced")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``signalbox route``."""
     parser.add_argument("model", help="canonical model name")
-    parser.add_argument("--sort", choices=OBJECTIVES, help="objective (default balanced)")
+    parser.add_argument(
+        "--sort",
+        choices=list(OBJECTIVES),
+        help=f"objective (default {DEFAULT_OBJECTIVE}): {describe_objectives('; ')}",
+    )
     parser.add_argument("--router-url", help="router base URL (default SIGNALBOX_ROUTER_URL)")
 
 

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from signalbox.records import ErrorClass, Observation, Source
+from signalbox.records import ErrorClass, Sample, Source
 from signalbox.stats.beta import DecayedBeta
 from signalbox.stats.decay import DecayedMoments, ForwardDecay
 from signalbox.stats.drift import Drift
@@ -57,9 +57,14 @@ class EndpointSnapshot:
 
     @classmethod
     def point(
-        cls, samples: float, error_rate: float, ttft_ms: float | None, tps: float | None
+        cls,
+        samples: float,
+        error_rate: float,
+        ttft_ms: float | None,
+        tps: float | None,
+        stale: bool = False,
     ) -> EndpointSnapshot:
-        """A snapshot of plain point figures (no spread, fresh): lets window statistics and replay
+        """A snapshot of plain point figures (no spread): lets window statistics and replay
         outcomes be scored by exactly the scoring the router applies to its estimates."""
         return cls(
             ts=0.0,
@@ -78,7 +83,7 @@ class EndpointSnapshot:
             last_seen_ts=None,
             last_ok_ts=None,
             age_s=None,
-            stale=False,
+            stale=stale,
         )
 
     def projected(self) -> EndpointSnapshot:
@@ -147,35 +152,13 @@ class EndpointStats:
         """The half-life in seconds."""
         return self.decay.half_life_s
 
-    def add(self, obs: Observation) -> None:
-        """Fold one observation in (any arrival order)."""
-        self.add_values(
-            ts=obs.ts.timestamp(),
-            ok=obs.ok,
-            source=obs.source,
-            error_class=obs.error_class,
-            ttft_ms=obs.ttft_ms,
-            tps=obs.tps,
-            e2e_ms=obs.e2e_ms,
-            itl_ms=obs.itl_ms,
-        )
-
-    def add_values(
-        self,
-        ts: float,
-        ok: bool,
-        source: str = Source.PROBE,
-        error_class: str | None = None,
-        ttft_ms: float | None = None,
-        tps: float | None = None,
-        e2e_ms: float | None = None,
-        itl_ms: float | None = None,
-        load: tuple[float, float] = (1.0, 1.0),
-    ) -> None:
-        """Fold one observation given as plain values (``ts`` in epoch seconds). ``load`` is how
-        much the router's own load is known to have slowed it (TTFT and tps factors of
-        ``signalbox.stats.load``): where the endpoint stands now is judged net of it, or a
-        burst of the router's own requests would pass for a slower provider."""
+    def add(self, sample: Sample, load: tuple[float, float] = (1.0, 1.0)) -> None:
+        """Fold one sample in (any arrival order). ``load`` is how much the router's own load is
+        known to have slowed it (TTFT and tps factors of ``signalbox.stats.load``): where the
+        endpoint stands now is judged net of it, or a burst of the router's own requests would
+        pass for a slower provider."""
+        ts, ok, source, error_class = sample.ts, sample.ok, sample.source, sample.error_class
+        ttft_ms, tps, e2e_ms, itl_ms = sample.ttft_ms, sample.tps, sample.e2e_ms, sample.itl_ms
         decay = self.decay
         if self.count == 0:
             decay.landmark_s = ts

@@ -52,6 +52,7 @@ kind = "error_rate"
 threshold = 0.3
 for_s = 30
 min_samples = 3
+half_life_s = 60
 severity = "critical"
 """
 
@@ -62,6 +63,7 @@ kind = "ttft_baseline"
 threshold = 2.0
 for_s = 60
 min_samples = 4
+half_life_s = 60
 baseline_half_life_s = 3600
 """
 

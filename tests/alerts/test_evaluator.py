@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from signalbox.alerts import AlertEvaluator, RetryPolicy
+from signalbox.alerts.evaluator import AlertEvaluator
+from signalbox.alerts.notify import RetryPolicy
 from signalbox.catalog import Catalog
 from signalbox.schema import Alert, AlertDelivery
 from tests.alerts.fleet import (
@@ -46,8 +47,6 @@ def make_evaluator(
         clock=clock,
         http_client=client,
         env={},
-        current_half_life_s=60.0,
-        baseline_lag_s=240.0,
         retry=FAST,
     )
 

@@ -12,7 +12,9 @@ from signalbox.records import Observation, Source
 from signalbox.schema import Observation as ObservationRow
 from tests.alerts.fleet import T0, fleet_catalog, sync
 
-RULE = AlertRule(name="slow", kind="ttft_baseline", threshold=2, baseline_half_life_s=3600)
+RULE = AlertRule(
+    name="slow", kind="ttft_baseline", threshold=2, half_life_s=60, baseline_half_life_s=3600
+)
 
 
 def row(
@@ -32,14 +34,7 @@ def insert(engine: Engine, *rows: dict) -> None:
 
 
 def feed(engine: Engine) -> StatsFeed:
-    return StatsFeed(
-        engine,
-        current_half_life_s=60,
-        baseline_half_lives_s=[3600],
-        baseline_lag_s=120,
-        warmup_s=1800,
-        settle_s=30,
-    )
+    return StatsFeed(engine, rules=[RULE], warmup_s=1800, settle_s=30)
 
 
 def test_row_committed_late_with_a_lower_id_is_still_read_once(sqlite_url: str) -> None:

@@ -11,7 +11,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from signalbox.alerts import AlertEvaluator, AlertService, RetryPolicy, run_alert_job
+from signalbox.alerts.evaluator import AlertEvaluator, AlertService, run_alert_job
+from signalbox.alerts.notify import RetryPolicy
 from signalbox.catalog import Catalog
 from signalbox.db import make_engine
 from signalbox.leader import AdvisoryLockLeader, LeaseLeader
@@ -41,9 +42,7 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 def evaluator(
     engine: Engine, catalog: Catalog, clock: FakeClock, client: httpx.AsyncClient
 ) -> AlertEvaluator:
-    return AlertEvaluator(
-        engine, catalog, clock=clock, http_client=client, env={}, current_half_life_s=60, retry=FAST
-    )
+    return AlertEvaluator(engine, catalog, clock=clock, http_client=client, env={}, retry=FAST)
 
 
 @pytest.mark.postgres
@@ -113,7 +112,6 @@ async def test_scheduled_job_on_asyncio_scheduler_evaluates_and_notifies(
         leader=LeaseLeader(engine, holder="only", lease_s=60, clock=clock),
         clock=clock,
         http_client=client,
-        current_half_life_s=60,
         retry=FAST,
     )
     scheduler.start()

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from signalbox.alerts import AlertEvaluator, RetryPolicy
+from signalbox.alerts.evaluator import AlertEvaluator
+from signalbox.alerts.notify import RetryPolicy
 from signalbox.catalog import parse_catalog
 from signalbox.db import make_engine
 from signalbox.probe.runner import Target, Timeouts, make_client, probe_target
@@ -65,6 +66,7 @@ kind = "ttft_baseline"
 threshold = 2.0
 for_s = 60
 min_samples = 4
+half_life_s = 60
 baseline_half_life_s = 3600
 """
 
@@ -119,8 +121,6 @@ async def setup(
             clock=clock,
             http_client=httpx.AsyncClient(timeout=5),
             env={},
-            current_half_life_s=60.0,
-            baseline_lag_s=240.0,
             retry=FAST,
         ),
     )

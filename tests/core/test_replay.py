@@ -5,18 +5,23 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
 from sqlalchemy import Engine
 
-from signalbox.catalog import parse_catalog
+from signalbox.catalog import RoutingSettings, parse_catalog
+from signalbox.db import make_engine
 from signalbox.records import Observation, Source
 from signalbox.replay import OBS_SCHEMA, ReplayEndpoint, replay
-from signalbox.stats.scoring import Objective, PriceInfo
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo
 from signalbox.sync import sync_catalog
 from signalbox.writer import insert_observations
 from tests.core.factories import CATALOG_TOML
+from tests.dashboard.seed import CATALOG_TOML as SEED_CATALOG
+from tests.dashboard.seed import MODEL, PROFILES, SILENT_PROVIDER, seed_store
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = 3600
@@ -62,7 +67,7 @@ def test_signalbox_policy_follows_the_faster_provider_and_beats_each_single() ->
         until=START + timedelta(hours=2),
         objective=Objective.THROUGHPUT,
         step_s=60,
-        half_life_s=120,
+        settings=RoutingSettings(half_life_s=120),
     )
     mine, best = report.policy.summary(), report.hindsight.summary()
     singles = [s.summary() for s in report.singles]
@@ -95,6 +100,27 @@ def test_unknown_policy_is_refused() -> None:
         replay(pl.DataFrame(schema=OBS_SCHEMA), [], model="m", since=START, until=START, policy="x")
 
 
+def _replay_cli(
+    db_url: str, *args: str, catalog: Path | None = None, model: str = "llama-3.1-70b"
+) -> subprocess.CompletedProcess:
+    flags = ["--database-url", db_url, *(["--catalog", str(catalog)] if catalog else [])]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "signalbox.cli",
+            "replay",
+            "--model",
+            model,
+            *args,
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_replay_cli_prints_gains_from_the_store(engine: Engine, db_url: str) -> None:
     ids = sync_catalog(engine, parse_catalog(CATALOG_TOML)).endpoint_ids
     pair = (ids[("alpha", "llama-3.1-70b")], ids[("beta", "llama-3.1-70b")])
@@ -112,47 +138,14 @@ def test_replay_cli_prints_gains_from_the_store(engine: Engine, db_url: str) -> 
         )
         rows.append(obs.to_row())
     insert_observations(engine, rows)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "signalbox.cli",
-            "replay",
-            "--model",
-            "llama-3.1-70b",
-            "--since",
-            "1h",
-            "--sort",
-            "throughput",
-            "--database-url",
-            db_url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _replay_cli(db_url, "--since", "1h", "--sort", "throughput")
     assert proc.returncode == 0, proc.stderr
     assert "hindsight" in proc.stdout and "only alpha" in proc.stdout and "vs beta" in proc.stdout
 
 
 def test_replay_cli_refuses_bad_duration_and_unknown_model(sqlite_url: str) -> None:
     for args, expected in ((["--since", "yesterday"], "bad duration"), ([], "unknown model")):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "signalbox.cli",
-                "replay",
-                "--model",
-                "nope",
-                *args,
-                "--database-url",
-                sqlite_url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        proc = _replay_cli(sqlite_url, *args, model="nope")
         assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -169,3 +162,69 @@ def test_endpoint_never_observed_is_left_out_and_named() -> None:
     )
     assert report.silent == ["gamma"] and report.steps == 30
     assert [s.name for s in report.singles] == ["only alpha", "only beta"]
+
+
+def test_replay_cli_works_on_the_first_minutes_of_a_store(sqlite_url: str) -> None:
+    # given five minutes of history in which the providers are probed 20 s apart (issue #19:
+    # no step held every provider, so nothing was replayed)
+    engine = make_engine(sqlite_url)
+    ids = seed_store(engine, datetime.now(UTC), hours=0).endpoint_ids
+    now = datetime.now(UTC)
+    rows = [
+        Observation(
+            ids[(provider, MODEL)],
+            now - timedelta(seconds=60 * minute + 20 * k),
+            Source.PROBE,
+            True,
+            ttft_ms=300.0,
+            tps=80.0 + 10 * k,
+        ).to_row()
+        for minute in range(5)
+        for k, provider in enumerate(sorted(PROFILES))
+    ]
+    insert_observations(engine, rows)
+    engine.dispose()
+    # when replay runs with steps shorter than the probe interval, ignoring one provider
+    proc = _replay_cli(sqlite_url, "--since", "10m", "--step", "20", "--ignore", "alpha")
+    # then steps are evaluated from what each provider showed last, and the constraint holds
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert int(first.split(", ")[2].split()[0]) >= 10, first
+    chose = next(line for line in proc.stdout.splitlines() if line.startswith("the policy chose"))
+    assert "alpha" not in chose and "charlie" in chose
+    assert f"left out (no observations in the window): {SILENT_PROVIDER}" in proc.stdout
+
+
+def test_replay_cli_ranks_with_the_catalogs_routing_settings_or_says_it_cannot(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(sqlite_url)
+    seed_store(engine, datetime.now(UTC), hours=1)
+    engine.dispose()
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(
+        SEED_CATALOG + "\n[routing]\nhalf_life_s = 123\n[routing.breaker]\ncooldown_s = 9\n"
+    )
+    proc = _replay_cli(sqlite_url, "--since", "1h", catalog=catalog)
+    assert proc.returncode == 0, proc.stderr
+    assert "ranked as the router ranks: half-life 123 s" in proc.stdout
+    assert "default routing settings" not in proc.stderr
+    proc = _replay_cli(sqlite_url, "--since", "1h", catalog=tmp_path / "absent.toml")
+    assert proc.returncode == 0, proc.stderr
+    assert "half-life 900 s" in proc.stdout
+    assert "absent.toml not readable" in proc.stderr and "default routing settings" in proc.stderr
+
+
+def test_replay_cli_refuses_constraints_for_a_policy_that_ignores_them(sqlite_url: str) -> None:
+    proc = _replay_cli(sqlite_url, "--policy", "round-robin", "--ignore", "alpha")
+    assert proc.returncode == 2 and "--policy signalbox" in proc.stderr
+
+
+def test_replay_cli_honours_a_zero_constraint(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    seed_store(engine, datetime.now(UTC), hours=0.5)
+    engine.dispose()
+    proc = _replay_cli(sqlite_url, "--since", "1h", "--max-price", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "constraints: max price 0 USD/Mtok" in proc.stdout
+    assert "the policy chose: nothing" in proc.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -158,3 +159,20 @@ def test_two_apps_in_one_process_keep_their_own_stores(tmp_path, sqlite_url: str
     b = create_app(make_engine(other_url)).server.test_client()
     assert MODEL in _layout_of(a, "/")
     assert EMPTY_STORE in _layout_of(b, "/")
+
+
+def test_the_console_takes_the_catalogs_routing_settings_or_says_it_uses_defaults(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from signalbox.settings import Settings
+
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text("[routing]\nstale_after_s = 42\n[routing.breaker]\nfailure_threshold = 2\n")
+    app = create_app(Settings(database_url=sqlite_url, catalog=catalog))
+    ctx = app.server.config["SIGNALBOX_CONTEXT"]
+    assert ctx.routing.stale_after_s == 42 and ctx.routing.breaker.failure_threshold == 2
+    assert ctx.routing_note is None
+    app = create_app(Settings(database_url=sqlite_url, catalog=tmp_path / "absent.toml"))
+    ctx = app.server.config["SIGNALBOX_CONTEXT"]
+    assert ctx.routing.stale_after_s == 300
+    assert "absent.toml not readable" in ctx.routing_note

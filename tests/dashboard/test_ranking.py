@@ -7,10 +7,15 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from signalbox.catalog import BreakerSettings, RoutingSettings
 from signalbox.dashboard.ranking import health_state, rank, scores
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 FRESH = NOW - timedelta(seconds=10)
+# circuit thresholds of 3 failures / 5 samples (the defaults are the router's 5 / 10)
+SETTINGS = RoutingSettings(
+    stale_after_s=300, breaker=BreakerSettings(failure_threshold=3, min_samples=5)
+)
 
 
 @pytest.mark.parametrize(
@@ -27,7 +32,7 @@ FRESH = NOW - timedelta(seconds=10)
     ],
 )
 def test_health_state(n, err, streak, last, firing, state) -> None:  # type: ignore[no-untyped-def]
-    assert health_state(n, err, streak, last, NOW, 300, firing) == state
+    assert health_state(n, err, streak, last, NOW, SETTINGS, firing) == state
 
 
 def _stats(rows: list[tuple]) -> pl.DataFrame:
@@ -59,7 +64,10 @@ def test_rank_orders_each_objective_and_leaves_unhealthy_unranked() -> None:
             (4, "silent", "m", 0.2, 0, 0, None, None, 0, None, None),
         ]
     )
-    out = {r["provider"]: r for r in rank(stats, NOW, stale_after_s=300).iter_rows(named=True)}
+    out = {
+        r["provider"]: r
+        for r in rank(stats, NOW, settings=RoutingSettings(stale_after_s=300)).iter_rows(named=True)
+    }
     assert (out["fast"]["rank_throughput"], out["snappy"]["rank_throughput"]) == (1, 2)
     assert (out["fast"]["rank_latency"], out["snappy"]["rank_latency"]) == (2, 1)
     assert (out["fast"]["rank_cost"], out["snappy"]["rank_cost"]) == (2, 1)
@@ -74,10 +82,38 @@ def test_errors_weigh_on_the_score() -> None:
             (2, "steady", "m", 0.5, 20, 20, 200.0, 90.0, 0, 0.0, FRESH),
         ]
     )
-    out = {r["provider"]: r for r in rank(stats, NOW, stale_after_s=300).iter_rows(named=True)}
+    out = {
+        r["provider"]: r
+        for r in rank(stats, NOW, settings=RoutingSettings(stale_after_s=300)).iter_rows(named=True)
+    }
     assert out["steady"]["rank_throughput"] == 1
 
 
 def test_unknown_objective_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="throughput"):
         scores([], "vibes")
+
+
+def test_the_circuit_state_applies_the_routers_breaker_thresholds() -> None:
+    router = RoutingSettings()  # opens after 5 failures, or over 50% errors on 10 samples
+    assert health_state(20, 0.2, 4, FRESH, NOW, router, False) == "degraded"
+    assert health_state(20, 0.2, 5, FRESH, NOW, router, False) == "circuit open"
+    assert health_state(9, 0.9, 0, FRESH, NOW, router, False) == "healthy"  # too few samples
+    assert health_state(10, 0.9, 0, FRESH, NOW, router, False) == "circuit open"
+    strict = RoutingSettings(breaker=BreakerSettings(failure_threshold=2))
+    assert health_state(20, 0.2, 2, FRESH, NOW, strict, False) == "circuit open"
+
+
+def test_staleness_comes_from_the_routing_settings_and_stale_endpoints_are_ranked() -> None:
+    minute_old = NOW - timedelta(seconds=60)
+    stats = _stats(
+        [
+            (1, "fresh", "m", 0.9, 20, 20, 400.0, 60.0, 0, 0.0, FRESH),
+            (2, "older", "m", 0.5, 20, 20, 150.0, 120.0, 0, 0.0, minute_old),
+        ]
+    )
+    for stale_after_s, state in ((300, "healthy"), (30, "stale")):
+        ranked = rank(stats, NOW, settings=RoutingSettings(stale_after_s=stale_after_s))
+        out = {r["provider"]: r for r in ranked.iter_rows(named=True)}
+        assert out["older"]["state"] == state
+        assert out["older"]["rank_throughput"] == 1  # the router ranks stale endpoints too

@@ -6,11 +6,13 @@ from dataclasses import replace
 
 import pytest
 
+from signalbox.catalog import RoutingSettings
 from signalbox.dashboard.reasons import OTHER, reason_kind
-from signalbox.router.breaker import BreakerState
-from signalbox.router.select import Candidate, Constraints, SelectionSettings, choose, rank
+from signalbox.routing.breaker import BreakerState
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo
+from signalbox.routing.select import Candidate, Constraints, choose, rank
 from signalbox.stats import EndpointSnapshot
-from signalbox.stats.scoring import Objective, PriceInfo
 
 
 def _candidate(
@@ -29,7 +31,7 @@ def _candidate(
 
 def _reason(candidates: list[Candidate], **choice: object) -> str:
     constraints = choice.pop("constraints", Constraints())
-    settings = choice.pop("settings", SelectionSettings(share_buffer=0.0, explore_share=0.0))
+    settings = choice.pop("settings", RoutingSettings(share_buffer=0.0, explore_share=0.0))
     ranking = rank("m", candidates, Objective.THROUGHPUT, constraints=constraints)
     return choose(ranking, settings, **choice).reason  # type: ignore[arg-type]
 
@@ -44,7 +46,7 @@ FAST, SLOW = _candidate("fast", 100.0), _candidate("slow", 50.0)
         (
             _reason(
                 [FAST, _candidate("close", 99.0)],
-                settings=SelectionSettings(share_buffer=0.05, explore_share=0.0),
+                settings=RoutingSettings(share_buffer=0.05, explore_share=0.0),
                 u_share=0.0,
             ),
             "shares within 5% of best",
@@ -69,7 +71,7 @@ FAST, SLOW = _candidate("fast", 100.0), _candidate("slow", 50.0)
         (
             _reason(
                 [FAST, _candidate("new", 40.0, samples=0.5)],
-                settings=SelectionSettings(share_buffer=0.0, explore_share=0.5),
+                settings=RoutingSettings(share_buffer=0.0, explore_share=0.5),
                 u_explore=0.0,
             ),
             "exploring: few samples",

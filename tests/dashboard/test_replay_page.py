@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import Engine, insert
@@ -18,11 +19,12 @@ from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.figures import choice_shares_figure
 from signalbox.dashboard.notices import EMPTY_STORE
 from signalbox.dashboard.pages import replay as page
-from signalbox.dashboard.pages.replay import Selection, change, refresh, selection
+from signalbox.dashboard.pages.replay import Selection, refresh, selection
+from signalbox.dashboard.replay_tables import Change, change
 from signalbox.db import make_engine
 from signalbox.replay import load, replay
+from signalbox.routing.objectives import Objective
 from signalbox.schema import Observation
-from signalbox.stats.scoring import Objective
 from tests.dashboard import test_browser as harness
 from tests.dashboard.seed import (
     MODEL,
@@ -144,11 +146,9 @@ def test_a_refresh_within_the_same_step_reuses_the_replay(
 
 
 def test_gain_is_coloured_by_what_is_better_for_the_policy() -> None:
-    assert change(200.0, 400.0, higher_is_better=False) == page.Change("\u221250.0 %", True)
-    assert change(90.0, 100.0, higher_is_better=True) == page.Change("\u221210.0 %", False)
-    assert change(0.01, 0.03, higher_is_better=False, points=True) == page.Change(
-        "\u22122.0 pp", True
-    )
+    assert change(200.0, 400.0, higher_is_better=False) == Change("\u221250.0 %", True)
+    assert change(90.0, 100.0, higher_is_better=True) == Change("\u221210.0 %", False)
+    assert change(0.01, 0.03, higher_is_better=False, points=True) == Change("\u22122.0 pp", True)
     assert change(1.0, 1.0, higher_is_better=True).better is None
     assert change(None, 1.0, higher_is_better=True).text == "—"
     assert change(1.0, 0.0, higher_is_better=True).text == "—"
@@ -286,3 +286,51 @@ def test_replay_page_shows_messages_for_empty_and_unreachable_stores_in_a_real_b
             harness._shot(driver, f"{'empty' if engine is not down else 'db-down'}-replay")
             driver.get("about:blank")
         engine.dispose()
+
+
+def test_a_fresh_install_replays_its_first_minutes(sqlite_url: str) -> None:
+    # given two minutes of a new store, probed every 5 s as `signalbox demo` does, all of it after
+    # the last whole 5-minute step (issue #19: the page said there was nothing to replay)
+    engine = make_engine(sqlite_url)
+    endpoint_ids = seed_store(engine, NOW, hours=0).endpoint_ids
+    rows = observation_rows(endpoint_ids, NOW, hours=2 / 60, step_s=5)
+    with engine.begin() as conn:
+        conn.execute(insert(Observation.__table__), rows)
+    ctx = DashContext(engine=engine, now=lambda: NOW)
+    # when the page replays with its default step
+    status, strategies, _, figure = refresh(ctx, selection({"model": MODEL}, [MODEL]))
+    # then the step in progress is replayed: every strategy has a row and the chart has bars
+    text = _text(status)
+    assert "1 of 288 had observations of every provider" in text
+    assert "to now (the step in progress)" in text and "No observations" not in text
+    assert "signalbox (policy)" in _text(strategies)
+    assert figure["data"]
+
+
+def test_constraints_and_routing_settings_reach_the_page(seeded_day: DashContext) -> None:
+    from signalbox.catalog import BreakerSettings, RoutingSettings
+
+    routing = RoutingSettings(half_life_s=123, breaker=BreakerSettings(failure_threshold=7))
+    ctx = DashContext(
+        engine=seeded_day.engine, now=lambda: NOW, routing=routing, routing_note="no catalog here"
+    )
+    sel = selection({"model": MODEL, "objective": "throughput", "ignore": "alpha"}, [MODEL])
+    status, _, _, figure = refresh(ctx, sel)
+    text = _text(status)
+    assert "No catalog here." in text
+    assert "half-life 123 s" in text and "after 7 failures" in text
+    assert "constraints: ignore alpha" in text
+    assert "alpha" not in {t["name"] for t in figure["data"] if t["x"][0] > 0}
+
+
+def test_constraints_round_trip_through_the_url() -> None:
+    query = {"model": "m", "only": "b,a", "ignore": "c", "max_price": "1.5", "max_error_rate": "2"}
+    sel = selection(query, ["m"])
+    assert (sel.only, sel.ignore, sel.max_price, sel.max_error_rate) == (
+        ("a", "b"),
+        ("c",),
+        1.5,
+        None,
+    )
+    assert selection(dict(parse_qsl(page.search_for(sel)[1:])), ["m"]) == sel
+    assert sel.constraints().only == frozenset({"a", "b"})

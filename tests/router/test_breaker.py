@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from signalbox.router.breaker import BreakerSettings, BreakerState, CircuitBreaker
+from signalbox.catalog import BreakerSettings
+from signalbox.records import Sample
+from signalbox.routing.breaker import BreakerState, CircuitBreaker
 
 
 def test_consecutive_failures_open_then_cooldown_then_half_open() -> None:
@@ -65,18 +67,18 @@ def test_a_recovery_forgives_the_outage_failures_in_the_error_rate() -> None:
     t = clock()
     # given a healthy history, then an outage that opens the breaker
     for i in range(20):
-        live.observe("p1/m", t + i, True, ttft_ms=100.0, tps=50.0)
+        live.observe("p1/m", Sample(t + i, True, ttft_ms=100.0, tps=50.0))
     for i in range(20, 30):
-        live.observe("p1/m", t + i, False, error_class="server_error")
+        live.observe("p1/m", Sample(t + i, False, error_class="server_error"))
     assert live.breakers["p1/m"].state(t + 30) is BreakerState.OPEN
     during = live.snapshot("p1/m", t + 30).error_rate
     assert during > 0.3
     # when a probe succeeds again
-    live.observe("p1/m", t + 31, True, ttft_ms=100.0, tps=50.0)
+    live.observe("p1/m", Sample(t + 31, True, ttft_ms=100.0, tps=50.0))
     # then the breaker is closed and the error rate is back to what the successes say
     assert live.breakers["p1/m"].state(t + 31) is BreakerState.CLOSED
     after = live.snapshot("p1/m", t + 31).error_rate
     assert after < 0.01
     # and new failures count again from there
-    live.observe("p1/m", t + 32, False, error_class="server_error")
+    live.observe("p1/m", Sample(t + 32, False, error_class="server_error"))
     assert live.snapshot("p1/m", t + 33).error_rate > after

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from signalbox.catalog import parse_catalog
-from signalbox.records import Observation, Source
+from signalbox.records import Observation, Sample, Source
 from signalbox.router.follow import StoreFollower
 from signalbox.router.live import LiveState
 from signalbox.settings import Settings
@@ -103,7 +103,7 @@ def test_wanted_probes_lists_stale_and_thin_endpoints(n: int) -> None:
     clock = FakeClock()
     live = LiveState(CATALOG, clock)
     for i in range(n):
-        live.observe("p1/m", clock() - i, True, ttft_ms=100)
+        live.observe("p1/m", Sample(clock() - i, True, ttft_ms=100))
     wanted = live.wanted_probes()
     assert "p2/m" in wanted
     assert ("p1/m" in wanted) == (n == 0)
@@ -113,10 +113,10 @@ def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
     from sqlalchemy import func, select
 
     from signalbox.router.decisions import DecisionLog
-    from signalbox.router.select import Candidate
-    from signalbox.router.select import select as choose
+    from signalbox.routing.objectives import Objective
+    from signalbox.routing.select import Candidate
+    from signalbox.routing.select import select as choose
     from signalbox.schema import Decision as DecisionRow
-    from signalbox.stats.scoring import Objective
 
     clock = FakeClock()
     live, ids = setup_live(engine, clock)
@@ -132,7 +132,7 @@ def test_sampled_decisions_are_written_in_batches(engine: Engine) -> None:
 
 
 def test_objective_with_its_own_half_life_reads_its_own_stats() -> None:
-    from signalbox.stats.scoring import Objective
+    from signalbox.routing.objectives import Objective
 
     catalog = parse_catalog(
         '[[provider]]\nname = "p"\nbase_url = "http://x/v1"\n[[model]]\nname = "m"\n'
@@ -141,7 +141,7 @@ def test_objective_with_its_own_half_life_reads_its_own_stats() -> None:
     )
     clock = FakeClock()
     live = LiveState(catalog, clock)
-    live.observe("p/m", clock() - 100, True, ttft_ms=100)  # ten short half-lives ago
+    live.observe("p/m", Sample(clock() - 100, True, ttft_ms=100))  # ten short half-lives ago
     latency = live.candidates("m", Objective.LATENCY)[0].snapshot
     throughput = live.candidates("m", Objective.THROUGHPUT)[0].snapshot
     assert latency.samples < 0.001 < throughput.samples

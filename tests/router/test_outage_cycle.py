@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from signalbox.records import Sample
 from signalbox.simulator.scenario import parse_scenario
 from signalbox.simulator.testing import SimulatorThread
 from tests.router.conftest import FakeClock, sim_catalog
@@ -30,9 +31,9 @@ async def test_outage_moves_traffic_away_and_recovery_brings_it_back(sim, router
     ):
         live = router.state.live
         for i in range(20):  # given: alpha measured fastest by far
-            live.observe(f"alpha/{MODEL}", clock() - i, True, ttft_ms=1.0, tps=5000)
+            live.observe(f"alpha/{MODEL}", Sample(clock() - i, True, ttft_ms=1.0, tps=5000))
             for other in ("bravo", "charlie", "delta"):
-                live.observe(f"{other}/{MODEL}", clock() - i, True, ttft_ms=20.0, tps=2000)
+                live.observe(f"{other}/{MODEL}", Sample(clock() - i, True, ttft_ms=20.0, tps=2000))
 
         async def chosen() -> tuple[str, str]:
             resp = await http.post("/v1/chat/completions", json=CHAT)

@@ -11,7 +11,7 @@ from signalbox.protocols import anthropic, openai
 from signalbox.protocols.anthropic import translate_request
 from signalbox.protocols.sse import SSEParser, event_data
 from signalbox.protocols.wire import Content, TranslationError
-from signalbox.records import ErrorClass
+from signalbox.records import ErrorClass, Sample
 from signalbox.router.completion import CompletionBuilder
 from signalbox.router.events import AttemptFailed, Marks, fold, observation
 from signalbox.router.fallback import first_token_deadline_s
@@ -204,7 +204,7 @@ def test_first_token_deadline_is_a_capped_multiple_of_p99() -> None:
     stats = EndpointStats(60)
     assert first_token_deadline_s(stats.snapshot(0), 20.0, None) == 20.0
     for i in range(50):
-        stats.add_values(float(i), True, ttft_ms=500.0)
+        stats.add(Sample(float(i), True, ttft_ms=500.0))
     snap = stats.snapshot(50)
     assert first_token_deadline_s(snap, 20.0, None) == pytest.approx(2.0, rel=0.05)
     assert first_token_deadline_s(snap, 1.5, None) == 1.5

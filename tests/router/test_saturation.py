@@ -9,11 +9,11 @@ from collections import Counter
 import httpx
 import pytest
 
-from signalbox.records import Source
+from signalbox.records import Sample, Source
 from signalbox.router.live import LiveState
+from signalbox.routing.objectives import Objective
 from signalbox.simulator.scenario import parse_scenario
 from signalbox.simulator.testing import SimulatorThread
-from signalbox.stats.scoring import Objective
 from tests.router.conftest import TWO_ENDPOINTS, sim_catalog
 
 SATURATING = """
@@ -85,8 +85,8 @@ def test_a_loaded_endpoint_is_ranked_on_what_requests_at_that_load_delivered() -
     live = LiveState(TWO_ENDPOINTS, clock=lambda: now)
     for i in range(30):
         ts = now - 30 + i
-        live.observe("p1/m", ts, True, ttft_ms=150.0, tps=160.0)
-        live.observe("p2/m", ts, True, ttft_ms=300.0, tps=90.0)
+        live.observe("p1/m", Sample(ts, True, ttft_ms=150.0, tps=160.0))
+        live.observe("p2/m", Sample(ts, True, ttft_ms=300.0, tps=90.0))
     # given p1 (the fast one) is idle nine requests in ten (its median stays 160) and slow at 6
     # in flight, while p2 is steady at 90
     for i in range(100):
@@ -94,7 +94,9 @@ def test_a_loaded_endpoint_is_ranked_on_what_requests_at_that_load_delivered() -
         ts = now - 30 + i * 0.3
         live.observe_load("p1/m", level, ts, ttft_ms, tps)  # as the router does: curve first
         live.observe(
-            "p1/m", ts, True, source=Source.TRAFFIC, ttft_ms=ttft_ms, tps=tps, load_level=level
+            "p1/m",
+            Sample(ts, True, source=Source.TRAFFIC, ttft_ms=ttft_ms, tps=tps),
+            load_level=level,
         )
 
     def tps(in_flight: int) -> dict[str, float | None]:

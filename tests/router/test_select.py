@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from signalbox.router.breaker import BreakerState
-from signalbox.router.select import Candidate, Constraints, SelectionSettings, choose, rank, select
+from signalbox.catalog import RoutingSettings
+from signalbox.records import Sample
+from signalbox.routing.breaker import BreakerState
+from signalbox.routing.objectives import Objective
+from signalbox.routing.scoring import PriceInfo, RequestShape, score_all
+from signalbox.routing.select import Candidate, Constraints, choose, rank, select
 from signalbox.stats import EndpointStats
-from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
 
 T0 = 1_700_000_000.0
 
@@ -27,7 +30,7 @@ def candidate(
     stats = EndpointStats(600, stale_after_s=300)
     for i in range(n):
         ok = not (fail_every and i % fail_every == 0)
-        stats.add_values(last_ts - n + i + 1, ok=ok, ttft_ms=ttft_ms, tps=tps, e2e_ms=ttft_ms * 5)
+        stats.add(Sample(last_ts - n + i + 1, ok=ok, ttft_ms=ttft_ms, tps=tps, e2e_ms=ttft_ms * 5))
     prices = PriceInfo(*price) if price else PriceInfo()
     return Candidate(
         key=f"{provider}/m",
@@ -41,7 +44,7 @@ def candidate(
     )
 
 
-NO_SHARE = SelectionSettings(share_buffer=0.0, explore_share=0.0)
+NO_SHARE = RoutingSettings(share_buffer=0.0, explore_share=0.0)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +123,7 @@ def test_only_ignore_and_order() -> None:
 
 def test_near_best_endpoints_share_traffic() -> None:
     cands = [candidate("a", ttft_ms=100), candidate("b", ttft_ms=102), candidate("c", ttft_ms=300)]
-    settings = SelectionSettings(share_buffer=0.05, explore_share=0.0)
+    settings = RoutingSettings(share_buffer=0.05, explore_share=0.0)
     picks = {
         select("m", cands, Objective.LATENCY, settings=settings, u_share=u / 10).chosen.provider  # type: ignore[union-attr]
         for u in range(10)
@@ -130,7 +133,7 @@ def test_near_best_endpoints_share_traffic() -> None:
 
 def test_stale_endpoint_gets_explored_with_small_probability() -> None:
     cands = [candidate("good", ttft_ms=100), candidate("old", ttft_ms=150, last_ts=T0 - 3600)]
-    settings = SelectionSettings(share_buffer=0.0, explore_share=0.1)
+    settings = RoutingSettings(share_buffer=0.0, explore_share=0.1)
     explore = select("m", cands, Objective.LATENCY, settings=settings, u_explore=0.05)
     exploit = select("m", cands, Objective.LATENCY, settings=settings, u_explore=0.5)
     assert explore.chosen is not None and explore.chosen.provider == "old"
@@ -169,8 +172,8 @@ def test_balanced_blends_and_ignores_unknown_prices() -> None:
 def test_stale_estimate_is_read_pessimistically() -> None:
     stats = EndpointStats(600, stale_after_s=300)
     for i in range(50):
-        stats.add_values(
-            T0 + i, ok=True, ttft_ms=100.0 if i % 2 else 300.0, tps=50.0 if i % 2 else 150.0
+        stats.add(
+            Sample(T0 + i, ok=True, ttft_ms=100.0 if i % 2 else 300.0, tps=50.0 if i % 2 else 150.0)
         )
     fresh, stale = stats.snapshot(T0 + 60), stats.snapshot(T0 + 1000)
     assert stale.stale and not fresh.stale
@@ -195,7 +198,7 @@ def test_a_memo_beside_the_ranking_gives_the_same_decisions_as_building_each(
         candidate("thin", ttft_ms=160, n=1),
         candidate("trial", ttft_ms=400, breaker=BreakerState.HALF_OPEN, trial=True),
     ]
-    settings = SelectionSettings(share_buffer=0.05, explore_share=0.3)
+    settings = RoutingSettings(share_buffer=0.05, explore_share=0.3)
     ranking = rank("m", cands, Objective.LATENCY)
     memo: dict = {}
     # when the same draws are decided with and without the memo

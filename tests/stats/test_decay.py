@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from signalbox.records import Sample
 from signalbox.stats import DecayedSeries, EndpointStats, ForwardDecay
 
 H = 60.0
@@ -50,9 +51,9 @@ def test_order_of_arrival_does_not_matter(obs: list[tuple[float, float]], rnd) -
     rnd.shuffle(shuffled)
     a, b = EndpointStats(H), EndpointStats(H)
     for ts, x in obs:
-        a.add_values(ts, ok=x > 100, ttft_ms=x, tps=x / 10)
+        a.add(Sample(ts, ok=x > 100, ttft_ms=x, tps=x / 10))
     for ts, x in shuffled:
-        b.add_values(ts, ok=x > 100, ttft_ms=x, tps=x / 10)
+        b.add(Sample(ts, ok=x > 100, ttft_ms=x, tps=x / 10))
     now = max(t for t, _ in obs) + 1.0
     sa, sb = a.snapshot(now), b.snapshot(now)
     assert sa.samples == pytest.approx(sb.samples, rel=1e-9, abs=1e-300)

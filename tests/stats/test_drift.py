@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from signalbox.records import Sample
 from signalbox.stats import EndpointStats
 from signalbox.stats.drift import RECENT, Drift
 
@@ -84,9 +85,9 @@ def test_a_doubling_shows_within_noise_after_a_few_observations() -> None:
 def test_endpoint_snapshot_projects_a_recovered_provider_at_once() -> None:
     stats = EndpointStats(half_life_s=HALF_LIFE_S, stale_after_s=10)
     for i in range(20):
-        stats.add_values(T0 + 2 * i, True, tps=64.0, ttft_ms=300.0)
+        stats.add(Sample(T0 + 2 * i, True, tps=64.0, ttft_ms=300.0))
     for i in range(20, 22):
-        stats.add_values(T0 + 2 * i, True, tps=129.0, ttft_ms=150.0)
+        stats.add(Sample(T0 + 2 * i, True, tps=129.0, ttft_ms=150.0))
     snap = stats.snapshot(T0 + 43)
     assert snap.tps_p50 is not None and snap.tps_p50 < 80  # decayed: still behind
     now = snap.projected()
@@ -98,12 +99,12 @@ def test_endpoint_snapshot_projects_a_recovered_provider_at_once() -> None:
 def test_slowdowns_the_router_caused_itself_are_not_a_step() -> None:
     stats = EndpointStats(half_life_s=HALF_LIFE_S, stale_after_s=10)
     for i in range(20):
-        stats.add_values(T0 + 2 * i, True, tps=160.0)
+        stats.add(Sample(T0 + 2 * i, True, tps=160.0))
     # a burst of the router's own requests, each known to be slowed 2x by that load
     for i in range(20, 24):
-        stats.add_values(T0 + 2 * i, True, tps=80.0, load=(1.0, 0.5))
+        stats.add(Sample(T0 + 2 * i, True, tps=80.0), load=(1.0, 0.5))
     assert stats.snapshot(T0 + 47).tps_step == 1.0
     # the same slowdown with no load to explain it is a step
     for i in range(24, 27):
-        stats.add_values(T0 + 2 * i, True, tps=80.0)
+        stats.add(Sample(T0 + 2 * i, True, tps=80.0))
     assert stats.snapshot(T0 + 55).tps_step < 0.8

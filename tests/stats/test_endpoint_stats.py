@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from signalbox.records import ErrorClass, Observation, Source
+from signalbox.records import ErrorClass, Observation, Sample, Source
 from signalbox.stats import DecayedBeta, EndpointStats, UptimeWindows
 
 T0 = 1_700_000_000.0
@@ -16,23 +16,23 @@ def test_error_rate_starts_at_the_weak_prior_and_follows_data() -> None:
     stats = EndpointStats(60)
     assert stats.snapshot(T0).error_rate == pytest.approx(0.05)
     for i in range(100):
-        stats.add_values(T0 + i * 0.1, ok=False)
+        stats.add(Sample(T0 + i * 0.1, ok=False))
     assert stats.snapshot(T0 + 10).error_rate > 0.95
 
 
 def test_recent_successes_outweigh_old_failures() -> None:
     stats = EndpointStats(60)
     for i in range(50):
-        stats.add_values(T0 + i, ok=False)
+        stats.add(Sample(T0 + i, ok=False))
     for i in range(50):
-        stats.add_values(T0 + 600 + i, ok=True)
+        stats.add(Sample(T0 + 600 + i, ok=True))
     assert stats.snapshot(T0 + 650).error_rate < 0.01
 
 
 def test_endpoint_becomes_stale_after_stale_after() -> None:
     stats = EndpointStats(60, stale_after_s=300)
     assert stats.snapshot(T0).stale
-    stats.add_values(T0, ok=True, ttft_ms=100)
+    stats.add(Sample(T0, ok=True, ttft_ms=100))
     assert not stats.snapshot(T0 + 299).stale
     snap = stats.snapshot(T0 + 301)
     assert snap.stale
@@ -42,13 +42,13 @@ def test_endpoint_becomes_stale_after_stale_after() -> None:
 def test_traffic_4xx_does_not_count_against_the_endpoint() -> None:
     stats = EndpointStats(60)
     for i in range(20):
-        stats.add_values(T0 + i, ok=False, source=Source.TRAFFIC, error_class=ErrorClass.HTTP_4XX)
+        stats.add(Sample(T0 + i, ok=False, source=Source.TRAFFIC, error_class=ErrorClass.HTTP_4XX))
     assert stats.snapshot(T0 + 20).error_rate == pytest.approx(0.05)
 
 
 def test_source_weight_scales_influence() -> None:
     stats = EndpointStats(60, source_weights={"probe": 1.0, "traffic": 0.0})
-    stats.add_values(T0, ok=False, source=Source.TRAFFIC)
+    stats.add(Sample(T0, ok=False, source=Source.TRAFFIC))
     assert stats.snapshot(T0).samples == 0.0
 
 
@@ -64,7 +64,7 @@ def test_observation_record_feeds_all_metrics() -> None:
         e2e_ms=3400.0,
         itl_ms=12.5,
     )
-    stats.add(obs)
+    stats.add(Sample.of(obs))
     snap = stats.snapshot(T0)
     assert snap.ttft_p50_ms == pytest.approx(200, rel=0.05)
     assert snap.tps_p50 == pytest.approx(80, rel=0.05)

@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from signalbox.records import Sample
 from signalbox.stats import BucketSpec, DecayedHistogram, EndpointStats
 
 SPEC = BucketSpec()
@@ -26,7 +27,7 @@ H = 30.0
 def test_quantile_matches_numpy_weighted_quantile(obs: list[tuple[float, float]], q: float) -> None:
     stats = EndpointStats(H)
     for ts, x in obs:
-        stats.add_values(ts, ok=True, ttft_ms=x)
+        stats.add(Sample(ts, ok=True, ttft_ms=x))
     now = 600.0
     values = np.array([x for _, x in obs])
     weights = np.array([2.0 ** (-(now - t) / H) for t, _ in obs])

@@ -1,10 +1,13 @@
 """A circuit breaker per endpoint: open on consecutive failures or a high error rate, cool down,
-then let one half-open trial decide (time injected, so tests need no sleeps)."""
+then let one half-open trial decide (time injected, so tests need no sleeps). The thresholds are
+the catalog's ``[routing.breaker]``; :func:`trip_reason` is the one place that says whether figures
+open a circuit, for the live breaker and for the dashboard's window figures alike."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from signalbox.catalog import BreakerSettings
 
 
 class BreakerState(StrEnum):
@@ -15,16 +18,15 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half-open"
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerSettings:
-    """Thresholds and cooldowns."""
-
-    failure_threshold: int = 5
-    error_rate_threshold: float = 0.5
-    min_samples: float = 10.0
-    cooldown_s: float = 15.0
-    max_cooldown_s: float = 300.0
-    trial_timeout_s: float = 60.0
+def trip_reason(
+    settings: BreakerSettings, consecutive_failures: int, error_rate: float, samples: float
+) -> str | None:
+    """Why a closed circuit with these figures opens, or None when it stays closed."""
+    if consecutive_failures >= settings.failure_threshold:
+        return f"{consecutive_failures} consecutive failures"
+    if samples >= settings.min_samples and error_rate > settings.error_rate_threshold:
+        return f"error rate {error_rate:.0%}"
+    return None
 
 
 class CircuitBreaker:
@@ -103,11 +105,9 @@ class CircuitBreaker:
         if state is BreakerState.HALF_OPEN:
             self._open(now, "half-open trial failed", backoff=True)
         elif state is BreakerState.CLOSED:
-            s = self.settings
-            if self.consecutive_failures >= s.failure_threshold:
-                self._open(now, f"{self.consecutive_failures} consecutive failures", backoff=False)
-            elif samples >= s.min_samples and error_rate > s.error_rate_threshold:
-                self._open(now, f"error rate {error_rate:.0%}", backoff=False)
+            reason = trip_reason(self.settings, self.consecutive_failures, error_rate, samples)
+            if reason is not None:
+                self._open(now, reason, backoff=False)
         return False
 
     def _open(self, now: float, reason: str, backoff: bool) -> None:

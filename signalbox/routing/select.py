@@ -1,14 +1,19 @@
 """Selection (pure): constraints, breaker state, sharing among near-best, exploration → a ranking
-in attempt order and a one-line reason (DESIGN §5)."""
+in attempt order and a one-line reason (DESIGN §5). The router, replay and the dashboard rank with
+it; its knobs are the catalog's :class:`~signalbox.catalog.RoutingSettings`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from signalbox.router.breaker import BreakerState
+from signalbox.catalog import RoutingSettings
+from signalbox.routing.breaker import BreakerState
+from signalbox.routing.objectives import OBJECTIVES, Objective
+from signalbox.routing.scoring import PriceInfo, RequestShape, score_all
 from signalbox.stats import EndpointSnapshot
-from signalbox.stats.scoring import Objective, PriceInfo, RequestShape, score_all
+
+DEFAULT_SETTINGS = RoutingSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,27 @@ class Constraints:
     min_tps: float | None = None
     max_error_rate: float | None = None
     region: str | None = None
+
+    def describe(self) -> str:
+        """The constraints set, in one line ("" when none)."""
+        parts = []
+        if self.only is not None:
+            parts.append(f"only {', '.join(sorted(self.only))}")
+        if self.ignore:
+            parts.append(f"ignore {', '.join(sorted(self.ignore))}")
+        if self.order:
+            parts.append(f"order {', '.join(self.order)}")
+        if self.max_price is not None:
+            parts.append(f"max price {self.max_price:g} USD/Mtok")
+        if self.max_ttft_ms is not None:
+            parts.append(f"max TTFT {self.max_ttft_ms:g} ms")
+        if self.min_tps is not None:
+            parts.append(f"min tps {self.min_tps:g}")
+        if self.max_error_rate is not None:
+            parts.append(f"max error rate {self.max_error_rate:.0%}")
+        if self.region is not None:
+            parts.append(f"region {self.region}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +95,6 @@ class Decision:
     def chosen(self) -> Ranked | None:
         """The endpoint to try first, or None when nothing qualifies."""
         return self.ranking[0] if self.ranking else None
-
-
-@dataclass(frozen=True, slots=True)
-class SelectionSettings:
-    """Knobs from the catalog's ``[routing]``."""
-
-    share_buffer: float = 0.05
-    explore_share: float = 0.02
-    min_samples: float = 3.0
 
 
 def _why_excluded(c: Candidate, cons: Constraints, shape: RequestShape) -> str | None:
@@ -116,20 +133,13 @@ def _state(c: Candidate) -> str:
 
 def _describe(r: Ranked, objective: Objective) -> str:
     s = r.candidate.snapshot
+    shows = OBJECTIVES[objective].shows
     figures = []
-    if s.ttft_p50_ms is not None and objective in (
-        Objective.LATENCY,
-        Objective.E2E,
-        Objective.BALANCED,
-    ):
+    if s.ttft_p50_ms is not None and "ttft" in shows:
         figures.append(f"ttft p50 {s.ttft_p50_ms:.0f} ms")
-    if s.tps_p50 is not None and objective in (
-        Objective.THROUGHPUT,
-        Objective.E2E,
-        Objective.BALANCED,
-    ):
+    if s.tps_p50 is not None and "tps" in shows:
         figures.append(f"tps p50 {s.tps_p50:.0f}")
-    if objective is Objective.COST and r.candidate.price.input_per_mtok is not None:
+    if "price" in shows and r.candidate.price.input_per_mtok is not None:
         figures.append(
             f"price {r.candidate.price.input_per_mtok:g}/{r.candidate.price.output_per_mtok:g} USD/Mtok"
         )
@@ -194,7 +204,7 @@ def select(
     objective: Objective,
     shape: RequestShape = RequestShape(),
     constraints: Constraints = Constraints(),
-    settings: SelectionSettings = SelectionSettings(),
+    settings: RoutingSettings = DEFAULT_SETTINGS,
     u_explore: float = 1.0,
     u_share: float = 0.0,
     allow_trial: bool = False,
@@ -208,7 +218,7 @@ def select(
 
 def choose(
     ranking: Ranking,
-    settings: SelectionSettings = SelectionSettings(),
+    settings: RoutingSettings = DEFAULT_SETTINGS,
     u_explore: float = 1.0,
     u_share: float = 0.0,
     allow_trial: bool = False,
@@ -231,7 +241,7 @@ def choose(
 
 def _pick(
     ranking: Ranking,
-    settings: SelectionSettings,
+    settings: RoutingSettings,
     u_explore: float,
     u_share: float,
     allow_trial: bool,
@@ -277,7 +287,7 @@ def _pick(
 
 
 def _decide(
-    ranking: Ranking, settings: SelectionSettings, kind: str, pick: Ranked | None
+    ranking: Ranking, settings: RoutingSettings, kind: str, pick: Ranked | None
 ) -> Decision:
     model, objective, excluded = ranking.model, ranking.objective, ranking.excluded
     ranked = ranking.ranked

@@ -1,6 +1,7 @@
 """Scores: decayed statistics + objective + request shape → one number per endpoint (pure).
 
-In the shared core because the router and replay both rank with it.
+In the shared core because the router, replay and the dashboard all rank with it; what each
+objective measures is the table in ``signalbox.routing.objectives``.
 
 Every objective's raw value is adjusted by the success probability ``p`` (a failed attempt costs a
 retry, so expected time is ``t / p`` and useful throughput ``tps · p``), then normalised so the
@@ -12,24 +13,10 @@ its pessimistic quantile (TTFT p90, tps about p10) instead of the median.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from signalbox.routing.objectives import OBJECTIVES, Objective, ObjectiveSpec
 from signalbox.stats import EndpointSnapshot
 
-
-class Objective(StrEnum):
-    """What a request optimises for (the ``sort`` parameter)."""
-
-    THROUGHPUT = "throughput"
-    LATENCY = "latency"
-    E2E = "e2e"
-    COST = "cost"
-    BALANCED = "balanced"
-
-
-OBJECTIVES = tuple(o.value for o in Objective)
-DEFAULT_OBJECTIVE = Objective.BALANCED
-BALANCED_WEIGHTS = {Objective.LATENCY: 0.4, Objective.THROUGHPUT: 0.4, Objective.COST: 0.2}
 _MIN_P = 0.02  # an endpoint that always fails still gets a finite (terrible) expected cost
 
 
@@ -59,45 +46,23 @@ class PriceInfo:
         return cost / total
 
 
-def _ttft_ms(snap: EndpointSnapshot) -> float | None:
-    """TTFT p50, or p90 when the endpoint is stale: an old estimate is read pessimistically."""
-    if snap.stale and snap.ttft_p90_ms is not None:
-        return snap.ttft_p90_ms
-    return snap.ttft_p50_ms
-
-
-def _tps(snap: EndpointSnapshot) -> float | None:
-    """tps p50, or about its p10 when stale (p50²/p90: the lower mirror of the upper spread)."""
-    if snap.stale and snap.tps_p50 and snap.tps_p90:
-        return snap.tps_p50 * snap.tps_p50 / snap.tps_p90
-    return snap.tps_p50
-
-
 def raw_value(
     snap: EndpointSnapshot, price: PriceInfo, objective: Objective, shape: RequestShape
 ) -> float | None:
     """The objective's success-adjusted value (ms, tokens/s or USD/Mtok); None without data."""
+    return _adjusted(OBJECTIVES[objective], snap, price, shape)
+
+
+def _adjusted(
+    spec: ObjectiveSpec, snap: EndpointSnapshot, price: PriceInfo, shape: RequestShape
+) -> float | None:
+    if spec.measure is None:
+        raise ValueError(f"raw_value has no single value for {spec.name}")
+    value = spec.measure(snap, price, shape)
+    if value is None:
+        return None
     p = max(1.0 - snap.error_rate, _MIN_P)
-    if objective is Objective.LATENCY:
-        ttft = _ttft_ms(snap)
-        return None if ttft is None else ttft / p
-    if objective is Objective.THROUGHPUT:
-        tps = _tps(snap)
-        return None if tps is None else tps * p
-    if objective is Objective.E2E:
-        ttft, tps = _ttft_ms(snap), _tps(snap)
-        if ttft is None or not tps:
-            return None
-        return (ttft + 1000.0 * shape.output_tokens / tps) / p
-    if objective is Objective.COST:
-        blended = price.blended_per_mtok(shape)
-        return None if blended is None else blended / p
-    raise ValueError(f"raw_value has no single value for {objective}")
-
-
-def higher_is_better(objective: Objective) -> bool:
-    """Whether a larger raw value is better."""
-    return objective is Objective.THROUGHPUT
+    return value * p if spec.higher_is_better else value / p
 
 
 def normalise(values: list[float | None], higher_better: bool) -> list[float]:
@@ -120,16 +85,18 @@ def score_all(
     shape: RequestShape,
 ) -> list[float]:
     """The normalised score of every endpoint for the objective (same order as given)."""
-    if objective is Objective.BALANCED:
+    spec = OBJECTIVES[objective]
+    if spec.blend:
         total = [0.0] * len(snaps)
         weight_used = 0.0
-        for part, weight in BALANCED_WEIGHTS.items():
-            values = [raw_value(s, p, part, shape) for s, p in zip(snaps, prices, strict=True)]
+        for name, weight in spec.blend.items():
+            part = OBJECTIVES[name]
+            values = [_adjusted(part, s, p, shape) for s, p in zip(snaps, prices, strict=True)]
             if all(v is None for v in values):
                 continue  # e.g. no prices anywhere: blend the rest
             weight_used += weight
-            for i, score in enumerate(normalise(values, higher_is_better(part))):
+            for i, score in enumerate(normalise(values, part.higher_is_better)):
                 total[i] += weight * score
         return [t / weight_used for t in total] if weight_used else total
-    values = [raw_value(s, p, objective, shape) for s, p in zip(snaps, prices, strict=True)]
-    return normalise(values, higher_is_better(objective))
+    values = [_adjusted(spec, s, p, shape) for s, p in zip(snaps, prices, strict=True)]
+    return normalise(values, spec.higher_is_better)

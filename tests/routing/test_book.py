@@ -1,0 +1,73 @@
+"""An endpoint's book: statistics per half-life and a breaker with the catalog's thresholds, fed
+Samples as the router feeds them."""
+
+from __future__ import annotations
+
+import pytest
+
+from signalbox.catalog import BreakerSettings, RoutingSettings
+from signalbox.records import ErrorClass, Sample, Source
+from signalbox.routing.book import EndpointBook
+from signalbox.routing.breaker import BreakerState
+from signalbox.routing.scoring import PriceInfo
+
+T0 = 1_800_000_000.0
+
+
+def book(settings: RoutingSettings | None = None) -> EndpointBook:
+    return EndpointBook("p/m", "p", "eu", PriceInfo(1.0, 2.0), settings or RoutingSettings())
+
+
+def test_breaker_thresholds_come_from_the_routing_settings() -> None:
+    strict = book(RoutingSettings(breaker=BreakerSettings(failure_threshold=2, cooldown_s=60)))
+    lenient = book()
+    for b in (strict, lenient):
+        for i in range(2):
+            b.add(Sample(T0 + i, False, Source.TRAFFIC, ErrorClass.HTTP_5XX))
+    assert strict.breaker.state(T0 + 2) is BreakerState.OPEN
+    assert strict.breaker.retry_in_s(T0 + 2) == pytest.approx(59.0)
+    assert lenient.breaker.state(T0 + 2) is BreakerState.CLOSED
+
+
+def test_a_probe_success_closes_the_breaker_and_forgives_the_outage() -> None:
+    b = book()
+    for i in range(20):
+        b.add(Sample(T0 + i, True, ttft_ms=100.0, tps=50.0))
+    for i in range(20, 26):
+        b.add(Sample(T0 + i, False, Source.TRAFFIC, ErrorClass.HTTP_5XX))
+    assert b.breaker.state(T0 + 26) is BreakerState.OPEN
+    b.add(Sample(T0 + 27, True, Source.TRAFFIC, ttft_ms=100.0, tps=50.0))
+    assert b.breaker.state(T0 + 27) is BreakerState.OPEN  # an app request's success: no trial
+    assert b.estimate(T0 + 27, 900.0).error_rate > 0.1
+    b.add(Sample(T0 + 28, True, Source.PROBE, ttft_ms=100.0, tps=50.0))
+    assert b.breaker.state(T0 + 28) is BreakerState.CLOSED
+    assert all(s.snapshot(T0 + 28).error_rate < 0.01 for s in b.stats.values())
+
+
+def test_an_apps_own_4xx_counts_neither_in_the_error_rate_nor_in_the_breaker() -> None:
+    b = book(RoutingSettings(breaker=BreakerSettings(failure_threshold=1)))
+    b.add(Sample(T0, False, Source.TRAFFIC, ErrorClass.HTTP_4XX))
+    assert b.breaker.state(T0) is BreakerState.CLOSED
+    assert b.breaker.consecutive_failures == 0
+    assert b.estimate(T0, 900.0).error_rate == pytest.approx(0.05)  # the prior alone
+
+
+def test_each_half_life_has_its_statistics_and_the_candidate_carries_the_breaker() -> None:
+    b = book(RoutingSettings(half_life_by_objective_s={"latency": 10.0}))
+    assert sorted(b.stats) == [10.0, 900.0]
+    b.add(Sample(T0, True, ttft_ms=100.0, tps=50.0), now=T0)
+    short, long = b.estimate(T0 + 100, 10.0), b.estimate(T0 + 100, 900.0)
+    assert short.samples < 0.001 < long.samples
+    candidate = b.candidate(T0 + 100, long)
+    assert (candidate.key, candidate.provider, candidate.region) == ("p/m", "p", "eu")
+    assert candidate.snapshot is long and candidate.breaker is BreakerState.CLOSED
+
+
+def test_unsure_means_stale_thin_or_half_open() -> None:
+    b = book(RoutingSettings(min_samples=3.0, breaker=BreakerSettings(failure_threshold=1)))
+    assert b.unsure(b.estimate(T0, 900.0), T0)  # no data
+    for i in range(5):
+        b.add(Sample(T0 + i, True, ttft_ms=100.0))
+    assert not b.unsure(b.estimate(T0 + 5, 900.0), T0 + 5)
+    b.add(Sample(T0 + 6, False, Source.TRAFFIC, ErrorClass.HTTP_5XX))
+    assert b.unsure(b.estimate(T0 + 30, 900.0), T0 + 30)  # cooldown over: half-open
