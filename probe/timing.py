@@ -1,4 +1,5 @@
-"""One timing record of raw ``perf_counter_ns`` marks, and the pure function deriving DESIGN §2 metrics.
+"""One timing record of raw ``perf_counter_ns`` marks, and the pure function deriving the metrics
+of docs/architecture.md §2.
 
 The marks are taken where the event happens (the trace hook when the request is written, the read
 loop when bytes carrying content arrive); nothing here reads a clock, so the derivation is tested
@@ -72,7 +73,8 @@ def p90(values: list[float]) -> float:
 
 
 def derive(marks: Marks, output_tokens: int | None) -> Metrics:
-    """DESIGN §2: TTFT/TTFA from ``sent``; tps = (tokens - 1) / (last - first content); ITL; e2e."""
+    """docs/architecture.md §2: TTFT/TTFA from ``sent``; tps = (tokens - 1) / (last - first
+    content); ITL; e2e."""
     first, last = marks.first_content_ns, marks.last_content_ns
     tps = None
     countable = output_tokens is not None and output_tokens >= 2

@@ -1,7 +1,7 @@
 """Per-read processing on the pass-through (pure): the endpoint's protocol reader says what each
 upstream event carried (content, usage, finish, end, an error) and what to relay; the attempt's raw
 marks take the timing, and become an ``Observation`` with the probe's metric definitions
-(DESIGN §2)."""
+(docs/architecture.md §2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""HTTP handlers of the router (DESIGN §6): thin layers over selection, live state and the proxy."""
+"""HTTP handlers of the router (docs/architecture.md §6): thin layers over selection, live state
+and the proxy."""
 
 from __future__ import annotations
 

@@ -47,8 +47,8 @@ perf_ns = time.perf_counter_ns
 def upstream_tracing() -> aiohttp.TraceConfig:
     """aiohttp hooks that put connection set-up and the moment the request was written into the
     attempt's ``Marks`` (passed as ``trace_request_ctx``): TTFT counts from the write on an open
-    connection, and a new connection's set-up is ``connect_ms`` (DESIGN §2). Per request, not per
-    chunk."""
+    connection, and a new connection's set-up is ``connect_ms`` (docs/architecture.md §2). Per
+    request, not per chunk."""
 
     async def connect_start(session: object, ctx: SimpleNamespace, params: object) -> None:
         ctx.trace_request_ctx.connect_start_ns = time.perf_counter_ns()

@@ -1,7 +1,7 @@
 """The catalog: providers, models and their endpoints, probe settings, alert rules, webhooks.
 
 Loaded from TOML and validated as a whole: a bad catalog is refused with every problem listed,
-each as ``key.path: reason`` (DESIGN §6).
+each as ``key.path: reason`` (docs/architecture.md §6).
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ class RoutingSettings(_Strict):
 
 
 class AlertRule(_Strict):
-    """A degradation rule evaluated per endpoint (DESIGN §7).
+    """A degradation rule evaluated per endpoint (docs/architecture.md §7).
 
     ``kind`` is a key of ``signalbox.alerts.rules.ALERT_KINDS``. The rule reads the endpoint's
     decayed statistics at its own ``half_life_s`` (default 300 s: a change shows within minutes,

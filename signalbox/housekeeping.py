@@ -1,4 +1,4 @@
-"""The leader's store upkeep: minute/hour rollups and expiry of raw observations (DESIGN §3).
+"""The leader's store upkeep: minute/hour rollups and expiry of raw observations (docs/architecture.md §3).
 
 Scheduled as APScheduler 3 jobs in the scheduler process. Every run checks leadership first, so of
 several processes sharing one store only the leader rolls up and expires; when it stops, the next

@@ -22,7 +22,8 @@ class Source(StrEnum):
 
 
 class ErrorClass(StrEnum):
-    """Every way a request to a provider can fail (DESIGN §2). Nothing else invents error strings."""
+    """Every way a request to a provider can fail (docs/architecture.md §2). Nothing else invents
+    error strings."""
 
     CONNECT = "connect"
     TIMEOUT_TTFT = "timeout_ttft"
@@ -55,7 +56,7 @@ def utcnow() -> datetime:
 
 @dataclass(slots=True)
 class Observation:
-    """One probe or one proxied request, with the metrics of DESIGN §2.
+    """One probe or one proxied request, with the metrics of docs/architecture.md §2.
 
     ``uid`` makes writes idempotent: the writer may retry a batch whose commit outcome it could not
     see, and the store keeps one row per uid.

@@ -1,4 +1,4 @@
-"""The store's tables (DESIGN §3), as SQLModel classes. Alembic's revisions build them."""
+"""The store's tables (docs/architecture.md §3), as SQLModel classes. Alembic's revisions build them."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class Endpoint(SQLModel, table=True):
 
 
 class Observation(SQLModel, table=True):
-    """One probe or proxied request and its metrics (DESIGN §2)."""
+    """One probe or proxied request and its metrics (docs/architecture.md §2)."""
 
     __tablename__ = "observation"
     __table_args__ = (

@@ -122,3 +122,15 @@ def test_installing_signalbox_adds_no_top_level_service_package(tmp_path: Path) 
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_every_section_the_code_cites_exists_in_the_architecture_document() -> None:
+    document = (ROOT / "docs" / "architecture.md").read_text()
+    sections = set(re.findall(r"^## (\d+)\. ", document, re.M))
+    cited = set()
+    for path in [*_sources(), *(ROOT / "tests").rglob("*.py")]:
+        cited.update(re.findall(r"docs/architecture\.md §(\d+)", path.read_text()))
+    assert cited and cited <= sections, cited - sections
+    for path in [*_sources(), *(ROOT / "tests").rglob("*.py")]:
+        old = "DESIGN" + " §"  # the design document outside the repository that code once cited
+        assert old not in path.read_text(), f"{path}: cites a document not in the repository"

@@ -1,4 +1,4 @@
-"""Alerting (DESIGN §7): rules over the decayed statistics, a lifecycle kept in the store, webhooks.
+"""Alerting (docs/architecture.md §7): rules over the decayed statistics, a lifecycle kept in the store, webhooks.
 
 ``rules`` is pure evaluation (stats → condition, value, reason) and the table of rule kinds;
 ``lifecycle`` moves an alert pending → firing → resolved, keyed by (rule, endpoint), in the

@@ -31,12 +31,12 @@ class StreamFailure(Exception):
 
 
 class StreamErrorEvent(StreamFailure):
-    """HTTP 200, then an error event inside the stream (DESIGN's ``stream_error``)."""
+    """HTTP 200, then an error event inside the stream (docs/architecture.md §2: ``stream_error``)."""
 
 
 class MalformedEvent(StreamFailure):
     """An event that is not what the protocol promises, e.g. data that is not JSON
-    (DESIGN's ``stream_broken``: "cut or malformed mid-stream")."""
+    (docs/architecture.md §2: ``stream_broken``, "cut, or an event that is not valid JSON, mid-stream")."""
 
 
 class TranslationError(ValueError):

@@ -1,5 +1,5 @@
 """Selection (pure): constraints, breaker state, sharing among near-best, exploration → a ranking
-in attempt order and a one-line reason (DESIGN §5). The router, replay and the dashboard rank with
+in attempt order and a one-line reason (docs/architecture.md §5). The router, replay and the dashboard rank with
 it; its knobs are the catalog's :class:`~signalbox.catalog.RoutingSettings`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Time-decayed statistics shared by the router, alerts and the dashboard (DESIGN §4).
+"""Time-decayed statistics shared by the router, alerts and the dashboard (docs/architecture.md §4).
 
 Pure code, no I/O: forward-decayed moments (``decay``), log-spaced decayed histograms for quantiles
 (``histogram``), a decayed Beta error rate (``beta``), windowed uptime (``uptime``) and the

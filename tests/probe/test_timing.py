@@ -1,4 +1,4 @@
-"""Deriving DESIGN §2 metrics from raw timing marks."""
+"""Deriving docs/architecture.md §2 metrics from raw timing marks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP contract of DESIGN §6: shapes, statuses, OpenAI-shaped errors, auth."""
+"""The HTTP contract of docs/architecture.md §6: shapes, statuses, OpenAI-shaped errors, auth."""
 
 from __future__ import annotations
 

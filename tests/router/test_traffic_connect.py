@@ -1,5 +1,6 @@
-"""Traffic observations follow DESIGN §2 on connections: ``connect_ms`` when the pool had to open
-one, none on a reused connection, and TTFT counted from the write, never including the connect."""
+"""Traffic observations follow docs/architecture.md §2 on connections: ``connect_ms`` when the
+pool had to open one, none on a reused connection, and TTFT counted from the write, never
+including the connect."""
 
 from __future__ import annotations
 
