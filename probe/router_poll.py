@@ -66,11 +66,13 @@ class RouterPoll:
         probe_soon: Callable[[Iterable[int]], None],
         *,
         interval_s: float = 15.0,
+        min_samples: float = 3.0,
     ) -> None:
         self._url = router_url.rstrip("/") + "/v1/endpoints"
         self._endpoint_ids = endpoint_ids
         self._probe_soon = probe_soon
         self._interval_s = interval_s
+        self._min_samples = min_samples  # the catalog's [routing] min_samples, as the router's
         self._task: asyncio.Task[None] | None = None
         self._reachable: bool | None = None
 
@@ -99,7 +101,7 @@ class RouterPoll:
             self._reachable = False
             return set()
         self._reachable = True
-        ids = endpoints_wanting_probes(payload, self._endpoint_ids())
+        ids = endpoints_wanting_probes(payload, self._endpoint_ids(), min_samples=self._min_samples)
         if ids:
             log.debug("router asks for sooner probes of %d endpoints", len(ids))
             self._probe_soon(ids)

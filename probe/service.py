@@ -242,7 +242,10 @@ class ProbeService:
             poll = None
             if self.router_url:
                 poll = RouterPoll(
-                    self.router_url, lambda: self.endpoint_ids, self.prober.probe_soon
+                    self.router_url,
+                    lambda: self.endpoint_ids,
+                    self.prober.probe_soon,
+                    min_samples=self.catalog.routing.min_samples,
                 )
                 poll.start()
             await self._stop.wait()

@@ -346,6 +346,27 @@ def test_a_store_minutes_old_fills_every_chart_in_a_real_browser(
         no_empty_notice()
         _no_secret_or_traceback(driver)
         _shot(driver, "fresh-routing")
+
+        # replay: the first minutes are replayed, every provider with data in the shares chart
+        driver.get(server.base_url + f"/replay?model={MODEL}&objective=throughput")
+        (shares,) = _wait("replay shares", graphs_with_data(["replay-shares"]))
+        assert set(PROVIDERS) <= {n for n in shares["names"]}, shares
+        _wait(
+            "replay gains",
+            lambda: driver.find_element("id", "replay-gains").text.strip(),
+        )
+        no_empty_notice()
+        _no_secret_or_traceback(driver)
+        _shot(driver, "fresh-replay")
+
+        # alerts: nothing fired yet, and the page says so rather than failing
+        driver.get(server.base_url + "/alerts")
+        _wait(
+            "alerts page",
+            lambda: "Nothing is firing" in driver.find_element("tag name", "body").text,
+        )
+        _no_secret_or_traceback(driver)
+        _shot(driver, "fresh-alerts")
         driver.get("about:blank")
 
 

@@ -35,7 +35,12 @@ def test_unexpected_payloads_ask_for_nothing() -> None:
 
 async def test_poll_asks_the_prober_for_the_routers_stale_endpoints() -> None:
     async def endpoints(_: web.Request) -> web.Response:
-        return web.json_response([{"provider": "alpha", "model": "llama", "state": "stale"}])
+        return web.json_response(
+            [
+                {"provider": "alpha", "model": "llama", "state": "stale"},
+                {"provider": "bravo", "model": "llama", "state": "healthy", "samples": 4},
+            ]
+        )
 
     app = web.Application()
     app.router.add_get("/v1/endpoints", endpoints)
@@ -51,11 +56,14 @@ async def test_poll_asks_the_prober_for_the_routers_stale_endpoints() -> None:
 
     try:
         poll = RouterPoll(f"http://127.0.0.1:{port}", lambda: IDS, probe_soon)
+        # the catalog's [routing] min_samples, when raised, makes a 4-sample endpoint thin too
+        thin = RouterPoll(f"http://127.0.0.1:{port}", lambda: IDS, probe_soon, min_samples=5)
         async with httpx.AsyncClient() as client:
             assert await poll.poll_once(client) == {1}
+            assert await thin.poll_once(client) == {1, 2}
     finally:
         await runner.cleanup()
-    assert asked == [{1}]
+    assert asked == [{1}, {1, 2}]
 
 
 async def test_an_absent_router_is_not_an_error() -> None:
