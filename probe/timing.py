@@ -8,7 +8,10 @@ directly.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+
+from signalbox.measure import bunched
 
 NS_PER_MS = 1_000_000
 
@@ -78,9 +81,14 @@ def derive(marks: Marks, output_tokens: int | None) -> Metrics:
     first, last = marks.first_content_ns, marks.last_content_ns
     tps = None
     countable = output_tokens is not None and output_tokens >= 2
-    if countable and first is not None and last is not None and last > first:
+    # events of one read share its arrival time: the largest read after the first
+    reads = Counter(marks.chunk_ns)
+    burst = max((n for at, n in reads.items() if at != first), default=0)
+    timed = not bunched(len(marks.chunk_ns), burst)
+    if timed and countable and first is not None and last is not None and last > first:
         tps = (output_tokens - 1) / ((last - first) / 1e9)  # type: ignore[operator]
     gaps = [(b - a) / NS_PER_MS for a, b in zip(marks.chunk_ns, marks.chunk_ns[1:], strict=False)]
+    gaps = gaps if timed else []
     return Metrics(
         ttft_ms=_ms(marks.sent_ns, first),
         ttfa_ms=_ms(marks.sent_ns, marks.first_answer_ns),

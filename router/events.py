@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from signalbox.measure import bunched
 from signalbox.protocols.wire import MalformedEvent, StreamErrorEvent, StreamReader
 from signalbox.records import ErrorClass, Observation, Source
 from signalbox.router.live import EndpointInfo
@@ -21,6 +22,7 @@ class Marks:
     first_ns: int = 0
     last_ns: int = 0
     content_chunks: int = 0
+    burst: int = 0  # the most content events one read after the first content read carried
     input_tokens: int | None = None
     output_tokens: int | None = None
     status: int | None = None
@@ -51,13 +53,15 @@ def fold(marks: Marks, reader: StreamReader, events: list[bytes], now_ns: int) -
     OpenAI bytes to pass on. An error event raises ``stream_error``; a malformed one (data that
     is not JSON, ...) ``stream_broken``: never relayed, before or after the first byte."""
     out = []
+    first_read = not marks.first_ns
+    content = 0
     try:
         for raw in events:
             kind, relay = reader.read(raw)
             if kind:
                 if not marks.first_ns:
                     marks.first_ns = now_ns
-                marks.content_chunks += 1
+                content += 1
                 marks.last_ns = now_ns
             if relay:
                 out.append(relay)
@@ -65,6 +69,10 @@ def fold(marks: Marks, reader: StreamReader, events: list[bytes], now_ns: int) -
         raise AttemptFailed(ErrorClass.STREAM_ERROR, str(exc)) from None
     except MalformedEvent as exc:
         raise AttemptFailed(ErrorClass.STREAM_BROKEN, str(exc)) from None
+    finally:
+        marks.content_chunks += content
+        if not first_read and content > marks.burst:
+            marks.burst = content
     return b"".join(out)
 
 
@@ -81,7 +89,11 @@ def observation(
     estimated = marks.output_tokens is None
     out_tokens = marks.content_chunks if estimated else marks.output_tokens
     tps = itl = None
-    if marks.first_ns and marks.last_ns > marks.first_ns:
+    if (
+        marks.first_ns
+        and marks.last_ns > marks.first_ns
+        and not bunched(marks.content_chunks, marks.burst)
+    ):
         span_s = (marks.last_ns - marks.first_ns) / 1e9
         if out_tokens and out_tokens >= 2:
             tps = (out_tokens - 1) / span_s

@@ -186,7 +186,16 @@ def check_messages(messages: Any) -> None:
             raise invalid(where, "must be an object with a role")
         if message.get("role") not in ROLES:
             raise invalid(f"{where}.role", f"must be one of {', '.join(ROLES)}")
+        if message["role"] == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise invalid(
+                    f"{where}.tool_call_id", "required for a tool message: the call it answers"
+                )
         content = message.get("content")
+        if content is None and message["role"] != "assistant":
+            # only an assistant turn (one that calls tools) may come without content
+            raise invalid(f"{where}.content", f"required for a {message['role']} message")
         if content is not None and not isinstance(content, str | list):
             raise invalid(f"{where}.content", "must be a string, a list of parts or null")
         for j, part in enumerate(content if isinstance(content, list) else ()):
@@ -195,9 +204,16 @@ def check_messages(messages: Any) -> None:
 
 
 def check_fields(body: dict[str, Any]) -> None:
-    """Every known field present (and not null) has the right type and range."""
+    """Every known field present (and not null) has the right type and range; a tool choice
+    names a tool the request defines, as OpenAI requires."""
     check_messages(body.get("messages"))
     for field, rule in RULES.items():
         value = body.get(field)
         if value is not None:
             rule(field, value)
+    choice = body.get("tool_choice")
+    names = {t["function"]["name"] for t in body.get("tools") or ()}
+    if choice == "required" and not names:
+        raise invalid("tool_choice", "'required' needs 'tools' to choose from")
+    if isinstance(choice, dict) and choice["function"]["name"] not in names:
+        raise invalid("tool_choice.function.name", "must name one of the request's tools")

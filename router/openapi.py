@@ -9,7 +9,6 @@ from signalbox.router.fields import (
     FUNCTION_NAME_PATTERN,
     MAX_STOP,
     MAX_TOKENS,
-    ROLES,
     TOOL_CHOICES,
 )
 from signalbox.routing.objectives import OBJECTIVES, describe_objectives
@@ -50,6 +49,20 @@ _JSON_SCHEMA = {
         "schema": {"type": "object"},
         "strict": {"type": "boolean", "nullable": True},
     },
+}
+# a message's content: text or content parts
+_CONTENT = {
+    "oneOf": [
+        {"type": "string"},
+        {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "properties": {"type": {"type": "string"}},
+            },
+        },
+    ],
 }
 # one server-sent event of a streamed completion (OpenAPI before 3.2: ``schema`` is per event)
 _SSE_EVENT = {
@@ -186,26 +199,40 @@ OPENAPI: dict[str, Any] = {
                     "messages": {
                         "type": "array",
                         "minItems": 1,
+                        "description": "OpenAI's message shapes: content is required but for an "
+                        "assistant turn that only calls tools; a tool message names the call it "
+                        "answers",
                         "items": {
-                            "type": "object",
-                            "required": ["role"],
-                            "properties": {
-                                "role": {"type": "string", "enum": list(ROLES)},
-                                "content": {
-                                    "nullable": True,
-                                    "oneOf": [
-                                        {"type": "string"},
-                                        {
-                                            "type": "array",
-                                            "items": {
-                                                "type": "object",
-                                                "required": ["type"],
-                                                "properties": {"type": {"type": "string"}},
-                                            },
+                            "oneOf": [
+                                {
+                                    "type": "object",
+                                    "required": ["role", "content"],
+                                    "properties": {
+                                        "role": {
+                                            "type": "string",
+                                            "enum": ["system", "developer", "user", "function"],
                                         },
-                                    ],
+                                        "content": _CONTENT,
+                                    },
                                 },
-                            },
+                                {
+                                    "type": "object",
+                                    "required": ["role"],
+                                    "properties": {
+                                        "role": {"type": "string", "enum": ["assistant"]},
+                                        "content": {**_CONTENT, "nullable": True},
+                                    },
+                                },
+                                {
+                                    "type": "object",
+                                    "required": ["role", "tool_call_id", "content"],
+                                    "properties": {
+                                        "role": {"type": "string", "enum": ["tool"]},
+                                        "tool_call_id": {"type": "string", "minLength": 1},
+                                        "content": _CONTENT,
+                                    },
+                                },
+                            ]
                         },
                     },
                     "stream": {"nullable": True, "type": "boolean"},

@@ -1,7 +1,8 @@
 """What-if replay: a routing policy evaluated on stored observations (issue: "what routing buys").
 
 Time is cut into steps. In each step every endpoint's *outcome* is what its observations in that
-step showed (mean TTFT and tokens/s of successful requests, share of failures); an endpoint not
+step showed (median TTFT and tokens/s of successful requests, robust to a measurement an
+overloaded machine bunched up; share of failures); an endpoint not
 observed in a step keeps its last outcome for up to the routing settings' ``stale_after_s`` (the
 router would still call it fresh), so a probe interval longer than the step does not blank the
 step. Steps where some endpoint has no outcome are skipped. A policy chooses one endpoint per step
@@ -183,8 +184,8 @@ def step_outcomes(
         .agg(
             pl.len().alias("n"),
             (~pl.col("ok")).mean().alias("error_rate"),
-            pl.col("ttft_ms").filter(pl.col("ok")).mean().alias("ttft_ms"),
-            pl.col("tps").filter(pl.col("ok")).mean().alias("tps"),
+            pl.col("ttft_ms").filter(pl.col("ok")).median().alias("ttft_ms"),
+            pl.col("tps").filter(pl.col("ok")).median().alias("tps"),
         )
         .sort("endpoint_id", "step")
     )

@@ -84,6 +84,11 @@ def translate_request(body: dict[str, Any], upstream_model: str) -> dict[str, An
                 f"message role '{role}' is not supported for Anthropic endpoints"
             )
     refuse_legacy_functions(body, LABEL)
+    if not messages:
+        raise TranslationError(
+            "messages: an Anthropic endpoint needs at least one user or assistant turn besides "
+            "the system prompt"
+        )
     out: dict[str, Any] = {
         "model": upstream_model,
         "messages": messages,

@@ -124,6 +124,11 @@ def translate_request(body: dict[str, Any], upstream_model: str) -> dict[str, An
             _append(contents, "user", [_function_response(m, where, call_names)])
         else:
             raise TranslationError(f"{where}.role: '{role}' is not supported for Gemini endpoints")
+    if not contents:
+        raise TranslationError(
+            "messages: a Gemini endpoint needs at least one user or assistant turn besides the "
+            "system prompt"
+        )
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": [{"text": "\n".join(system)}]}

@@ -228,3 +228,18 @@ def test_replay_cli_honours_a_zero_constraint(sqlite_url: str) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "constraints: max price 0 USD/Mtok" in proc.stdout
     assert "the policy chose: nothing" in proc.stdout
+
+
+def test_a_steps_outcome_is_its_median_not_pulled_by_one_bunched_measurement() -> None:
+    from signalbox.replay import step_outcomes
+
+    # given one step of three requests, one of them measured while the machine lagged: all its
+    # tokens arrived in one burst, an impossible 80,000 tok/s
+    rows = [
+        {"endpoint_id": 1, "ts": START + timedelta(seconds=s), "source": "traffic", "ok": True,
+         "error_class": None, "ttft_ms": 250.0, "tps": tps, "e2e_ms": 500.0}
+        for s, tps in ((1, 240.0), (2, 250.0), (3, 80_000.0))
+    ]  # fmt: skip
+    obs = pl.DataFrame(rows, schema=OBS_SCHEMA)
+    outcome = step_outcomes(obs, START, 60.0)[(0, 1)]
+    assert outcome.tps == 250.0 and outcome.ttft_ms == 250.0

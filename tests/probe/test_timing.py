@@ -57,3 +57,14 @@ def test_no_content_gives_null_latencies_and_connect_time_only_when_connecting()
 def test_p90_interpolates_like_numpy() -> None:
     assert p90([1.0]) == 1.0
     assert p90([0.0, 10.0]) == pytest.approx(9.0)
+
+
+def test_a_stream_that_arrived_in_one_burst_has_no_decode_speed() -> None:
+    # the first token at 600 ms, then 63 more in the next read, 1.8 ms later: a stall flushed
+    burst = marks_with([600.0, *[601.8] * 63])
+    metrics = derive(burst, output_tokens=64)
+    assert metrics.tps is None and metrics.itl_ms is None and metrics.itl_p90_ms is None
+    assert metrics.ttft_ms == pytest.approx(600.0)  # TTFT and e2e still stand
+    # a few events coalescing in a read is ordinary streaming and keeps its figures
+    steady = marks_with([100.0, 110.0, 110.0, 120.0, 130.0, 130.0, 140.0])
+    assert derive(steady, output_tokens=7).tps == pytest.approx(6 / 0.04)

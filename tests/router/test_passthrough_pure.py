@@ -209,3 +209,23 @@ def test_first_token_deadline_is_a_capped_multiple_of_p99() -> None:
     assert first_token_deadline_s(snap, 20.0, None) == pytest.approx(2.0, rel=0.05)
     assert first_token_deadline_s(snap, 1.5, None) == 1.5
     assert first_token_deadline_s(snap, 20.0, 250) == 0.25
+
+
+def test_a_traffic_stream_that_arrived_in_one_burst_has_no_decode_speed() -> None:
+    from signalbox.protocols.sse import SSEParser
+
+    # the first content, then 40 more events in a single read: a stalled upstream that flushed
+    reader = openai.PROTOCOL.reader("m", include_usage=True)
+    marks = Marks(sent_ns=1_000_000_000)
+    chunk = b'data: {"choices": [{"index": 0, "delta": {"content": "x"}}]}\n\n'
+    parser = SSEParser()
+    fold(marks, reader, parser.feed(chunk), 1_200_000_000)
+    fold(marks, reader, parser.feed(chunk * 40), 1_201_000_000)
+    catalog = parse_catalog(
+        '[[provider]]\nname = "p"\nbase_url = "http://x/v1"\n[[model]]\nname = "m"\n'
+        '[[model.endpoint]]\nprovider = "p"\nupstream_model = "u"\n'
+    )
+    info = LiveState(catalog).endpoints["p/m"]
+    obs = observation(info, 7, 1_800_000_000.0, marks, None, 1_202_000_000)
+    assert obs.ok and obs.ttft_ms == pytest.approx(200.0)
+    assert obs.tps is None and obs.itl_ms is None

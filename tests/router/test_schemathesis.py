@@ -12,7 +12,6 @@ so that CI is repeatable; change it to explore.
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from aiohttp import web
 
 from signalbox.migrate import upgrade
 from signalbox.router.app import create_app
-from signalbox.router.openapi import OPENAPI
 from signalbox.router.server import RouterRunner
 from signalbox.settings import Settings
 from signalbox.simulator.catalog import api_key_environment, catalog_toml
@@ -147,11 +145,23 @@ def _run(document: str, base_url: str, tmp: Path) -> subprocess.CompletedProcess
     )
 
 
+def _published(url: str) -> dict:
+    """The document the router serves, but for one rule OpenAPI 3.0 cannot state: a
+    ``tool_choice`` that names a function (or is ``required``) needs ``tools`` holding it, so the
+    generated choices are the ones that need no tools (the rule has its own test)."""
+    document = httpx.get(f"{url}/openapi.json", timeout=10).json()
+    chat = document["components"]["schemas"]["ChatRequest"]["properties"]
+    chat["tool_choice"] = {"nullable": True, "type": "string", "enum": ["none", "auto", None]}
+    return document
+
+
 def test_the_published_document_holds_under_every_check(
     probed_router: tuple[str, list[str]], tmp_path: Path
 ) -> None:
     url, _ = probed_router
-    result = _run(f"{url}/openapi.json", url, tmp_path)
+    path = tmp_path / "published.json"
+    path.write_bytes(orjson.dumps(_published(url)))
+    result = _run(str(path), url, tmp_path)
     assert result.returncode == 0, _failures(result.stdout)
 
 
@@ -159,7 +169,7 @@ def test_requests_that_reach_routing_and_the_proxy_hold_under_every_check(
     probed_router: tuple[str, list[str]], tmp_path: Path
 ) -> None:
     url, models = probed_router
-    document = copy.deepcopy(OPENAPI)
+    document = _published(url)
     names = [*models, *(f"{m}@latency" for m in models)]
     document["components"]["schemas"]["ChatRequest"]["properties"]["model"] = {
         "type": "string",

@@ -51,6 +51,16 @@ def error_of(resp: httpx.Response, status: int) -> dict:
             "messages[0].content[0]",
         ),
         ({"provider": ["alpha"]}, "provider"),
+        ({"messages": [{"role": "tool", "content": "42"}]}, "messages[0].tool_call_id"),
+        ({"messages": [{"role": "system", "content": None}]}, "messages[0].content"),
+        ({"tool_choice": "required"}, "tool_choice"),
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "lookup"}}],
+                "tool_choice": {"type": "function", "function": {"name": "other"}},
+            },
+            "tool_choice.function.name",
+        ),
     ],
 )
 async def test_a_known_field_of_the_wrong_type_or_range_is_a_400_naming_it(
