@@ -42,11 +42,17 @@ WINDOWS = {
     "7d": (timedelta(days=7), timedelta(hours=6)),
 }
 LABELS = {"1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
-SAMPLING = (
-    "Routers store a random sample of their decisions (the catalog's [routing] "
-    "decision_sample_rate, 10 % by default, at most 50 a second per router); "
-    "signalbox_router_decisions_total in /metrics counts every one."
-)
+
+
+def sampling(rate: float) -> str:
+    """How the decisions shown were sampled, from the catalog's ``decision_sample_rate``."""
+    return (
+        f"Routers store a random {rate:.0%} of their decisions (the catalog's [routing] "
+        "decision_sample_rate), at most 50 a second each; signalbox_router_decisions_total in "
+        "/metrics counts every one."
+    )
+
+
 RECENT = 15
 
 
@@ -135,7 +141,7 @@ def refresh(ctx: DashContext, model: str | None, window: str) -> tuple[Any, ...]
     status = html.Div(
         f"{model} · last {LABELS.get(window, window)} · {rows.height} decisions recorded "
         f"({format_duration(bucket.total_seconds())} buckets) · updated {now:%H:%M:%S} UTC. "
-        f"{SAMPLING}",
+        f"{sampling(ctx.routing.decision_sample_rate)}",
         style={"color": "#666", "fontSize": "13px", "marginBottom": "8px"},
     )
     recent_view = (

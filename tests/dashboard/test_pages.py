@@ -176,3 +176,15 @@ def test_the_console_takes_the_catalogs_routing_settings_or_says_it_uses_default
     ctx = app.server.config["SIGNALBOX_CONTEXT"]
     assert ctx.routing.stale_after_s == 300
     assert "absent.toml not readable" in ctx.routing_note
+
+
+def test_the_routing_page_says_how_its_decisions_were_sampled(sqlite_url: str) -> None:
+    from signalbox.catalog import RoutingSettings
+
+    engine = make_engine(sqlite_url)
+    seed_store(engine, NOW, hours=1)
+    ctx = DashContext(
+        engine=engine, now=lambda: NOW, routing=RoutingSettings(decision_sample_rate=0.25)
+    )
+    status = _text(routing.refresh(ctx, MODEL, "24h")[0])
+    assert "a random 25% of their decisions" in status and "decisions recorded" in status
