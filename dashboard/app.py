@@ -22,11 +22,11 @@ from signalbox.catalog import RoutingSettings, routing_settings
 from signalbox.dashboard import demo_controls, ids
 from signalbox.dashboard.context import DashContext
 from signalbox.dashboard.notices import notice
-from signalbox.dashboard.pages import alerts, model, overview, replay, routing
+from signalbox.dashboard.pages import alerts, model, overview, replay, routes, routing
 from signalbox.records import utcnow
 from signalbox.settings import Settings
 
-PAGES = (overview, model, alerts, routing, replay)
+PAGES = (overview, model, alerts, routing, routes, replay)
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0;

@@ -63,8 +63,9 @@ def errors_metric(rolling_label: str) -> Metric:
     )
 
 
-def _axis(title: str | None, **extra: Any) -> dict[str, Any]:
-    axis = {
+def axis(title: str | None, **extra: Any) -> dict[str, Any]:
+    """An axis in the house style: titled, light grid, a line, margins that fit the labels."""
+    style = {
         "title": {"text": title} if title else None,
         "gridcolor": GRID,
         "zeroline": False,
@@ -72,8 +73,8 @@ def _axis(title: str | None, **extra: Any) -> dict[str, Any]:
         "linecolor": AXIS_LINE,
         "automargin": True,
     }
-    axis.update(extra)
-    return axis
+    style.update(extra)
+    return style
 
 
 def layout(
@@ -102,8 +103,8 @@ def layout(
         },
         "hovermode": "x unified",
         "uirevision": "keep",  # a refresh keeps the user's zoom and hidden traces
-        "xaxis": _axis(TIME_AXIS, type="date"),
-        "yaxis": _axis(y_title, rangemode="tozero"),
+        "xaxis": axis(TIME_AXIS, type="date"),
+        "yaxis": axis(y_title, rangemode="tozero"),
     }
     if x_range is not None:
         base["xaxis"]["range"] = [_iso(x_range[0]), _iso(x_range[1])]
@@ -142,7 +143,7 @@ def message_figure(message: str, title: str = "", *, height: int = 320) -> Figur
     }
 
 
-def _times(series: pl.Series) -> list[str]:
+def utc_times(series: pl.Series) -> list[str]:
     """UTC datetimes as ISO strings without offset: plotly draws them as given, i.e. in UTC."""
     return series.dt.strftime("%Y-%m-%dT%H:%M:%S").to_list()
 
@@ -169,7 +170,7 @@ def metric_figure(
     traces = [
         {
             "type": "scatter",
-            "x": _times(rows["bucket"]),
+            "x": utc_times(rows["bucket"]),
             "y": rows[metric.column].to_list(),
             "customdata": rows["n"].to_list(),
             "name": provider,
@@ -201,7 +202,7 @@ def ttft_figure(
     traces = []
     for provider, rows in _by_provider(data):
         color = color_for(colors, provider)
-        x = _times(rows["bucket"])
+        x = utc_times(rows["bucket"])
         n = rows["n"].to_list()
         traces.append(
             {
@@ -246,7 +247,7 @@ def samples_figure(
     traces = [
         {
             "type": "bar",
-            "x": _times(rows["bucket"]),
+            "x": utc_times(rows["bucket"]),
             "y": rows["n"].to_list(),
             "name": provider,
             "marker": {"color": color_for(colors, provider), "line": {"width": 0}},
@@ -282,7 +283,7 @@ def sparkline(
     traces = [
         {
             "type": "scatter",
-            "x": _times(rows["bucket"]),
+            "x": utc_times(rows["bucket"]),
             "y": rows["tps_p50"].to_list(),
             "name": provider,
             "mode": "lines",
@@ -329,7 +330,7 @@ def share_figure(
     traces = [
         {
             "type": "bar",
-            "x": _times(rows["bucket"]),
+            "x": utc_times(rows["bucket"]),
             "y": rows["count"].to_list(),
             "customdata": rows["count"].to_list(),
             "name": provider,
@@ -353,7 +354,7 @@ def count_axis(title: str | None, largest: int) -> dict[str, Any]:
     while True:
         for step in (magnitude, 2 * magnitude, 5 * magnitude):
             if largest / step <= 10:
-                return _axis(title, tickformat=",d", dtick=step, rangemode="tozero")
+                return axis(title, tickformat=",d", dtick=step, rangemode="tozero")
         magnitude *= 10
 
 
@@ -386,7 +387,7 @@ def reasons_figure(decisions: pl.DataFrame, colors: dict[str, str]) -> Figure:
     fig_layout = layout(title, None, height=max(240, 120 + 34 * totals.height))
     fig_layout.update(barmode="stack", hovermode="y unified")
     fig_layout["xaxis"] = count_axis("decisions (count)", int(totals["count"].max() or 1))
-    fig_layout["yaxis"] = _axis(None, categoryorder="array", categoryarray=totals["kind"].to_list())
+    fig_layout["yaxis"] = axis(None, categoryorder="array", categoryarray=totals["kind"].to_list())
     return {"data": traces, "layout": fig_layout}
 
 
@@ -415,8 +416,8 @@ def choice_shares_figure(choices: dict[str, dict[str, int]], colors: dict[str, s
     fig_layout = layout(title, None, height=max(200, 130 + 40 * len(strategies)))
     fig_layout.update(barmode="stack", hovermode="closest")
     fig_layout["margin"] = {"l": 20, "r": 20, "t": 80, "b": 50}
-    fig_layout["xaxis"] = _axis("share of steps (%)", range=[0, 100], ticksuffix="%")
-    fig_layout["yaxis"] = _axis(None, autorange="reversed")
+    fig_layout["xaxis"] = axis("share of steps (%)", range=[0, 100], ticksuffix="%")
+    fig_layout["yaxis"] = axis(None, autorange="reversed")
     return {"data": traces, "layout": fig_layout}
 
 
@@ -439,7 +440,7 @@ def alerts_timeline(alerts: pl.DataFrame, colors: dict[str, str], now: datetime)
         {
             "type": "bar",
             "orientation": "h",
-            "base": _times(part["from"]),
+            "base": utc_times(part["from"]),
             "x": part["ms"].to_list(),
             "y": part["label"].to_list(),
             "name": provider,
@@ -452,7 +453,7 @@ def alerts_timeline(alerts: pl.DataFrame, colors: dict[str, str], now: datetime)
     labels = rows["label"].unique()
     fig_layout = layout(title, None, height=max(220, 110 + 30 * len(labels)))
     fig_layout.update(hovermode="closest", barmode="overlay")
-    fig_layout["yaxis"] = _axis(None, automargin=True)
+    fig_layout["yaxis"] = axis(None, automargin=True)
     return {"data": traces, "layout": fig_layout}
 
 

@@ -55,3 +55,14 @@ REPLAY_STATUS = "replay-status"
 REPLAY_TABLE = "replay-table"
 REPLAY_GAINS = "replay-gains"
 REPLAY_SHARES = "replay-shares"
+
+# routes page
+ROUTES_ROUTE = "routes-route"
+ROUTES_WINDOW = "routes-window"
+ROUTES_STATUS = "routes-status"
+ROUTES_ESCALATION = "routes-escalation"
+ROUTES_COST = "routes-cost"
+ROUTES_PATHS = "routes-paths"
+ROUTES_TRIGGERS = "routes-triggers"
+ROUTES_RECENT = "routes-recent"
+ROUTES_GRAPHS = (ROUTES_ESCALATION, ROUTES_COST, ROUTES_PATHS, ROUTES_TRIGGERS)

@@ -23,7 +23,15 @@ from signalbox.dashboard.shape import (
 )
 from signalbox.dashboard.timespan import fitted_bucket
 from signalbox.rollup import floor_ts
-from signalbox.schema import Alert, Decision, Endpoint, Observation, Observation1h, Observation1m
+from signalbox.schema import (
+    Alert,
+    Decision,
+    Endpoint,
+    Observation,
+    Observation1h,
+    Observation1m,
+    RouteDecision,
+)
 from signalbox.schema import Provider as ProviderRow
 
 ALERT_SCHEMA = {
@@ -218,3 +226,45 @@ def decisions(
     return rows.join(
         eps.select("endpoint_id", "provider"), on="endpoint_id", how="left"
     ).with_columns(pl.col("provider").fill_null("(none)"))
+
+
+ROUTE_DECISION_SCHEMA = {
+    "ts": TS,
+    "route": pl.String,
+    "objective": pl.String,
+    "path": pl.String,  # the models tried, "small → large"
+    "trigger": pl.String,
+    "trigger_detail": pl.String,
+    "final_model": pl.String,
+    "final_provider": pl.String,
+    "outcome": pl.String,
+    "cost_usd": pl.Float64,
+    "latency_ms": pl.Float64,
+    "ttft_ms": pl.Float64,
+    "stream": pl.Boolean,
+}
+
+
+def route_names(engine: Engine, since: datetime) -> list[str]:
+    """The routes that decided anything since ``since``, by name."""
+    stmt = select(RouteDecision.route).where(RouteDecision.ts >= since).distinct()
+    with engine.connect() as conn:
+        return sorted(r for (r,) in conn.execute(stmt))
+
+
+def route_decisions(
+    engine: Engine, since: datetime, route: str | None = None, limit: int = 100_000
+) -> pl.DataFrame:
+    """Routed requests since ``since`` (of one route, or all), newest first, the path of models
+    tried joined with arrows."""
+    cols = [getattr(RouteDecision, name) for name in ROUTE_DECISION_SCHEMA]
+    stmt = select(*cols).where(RouteDecision.ts >= since)
+    if route is not None:
+        stmt = stmt.where(RouteDecision.route == route)
+    stmt = stmt.order_by(RouteDecision.ts.desc()).limit(limit)
+    with engine.connect() as conn:
+        rows = [
+            {**row._mapping, "path": " → ".join(str(m) for m in row.path or [])}
+            for row in conn.execute(stmt)
+        ]
+    return pl.DataFrame(rows, schema=ROUTE_DECISION_SCHEMA, orient="row")

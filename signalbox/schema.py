@@ -201,6 +201,41 @@ class Decision(SQLModel, table=True):
     source: str = "route"  # "route" (GET /v1/route) or "proxy"
 
 
+class RouteDecision(SQLModel, table=True):
+    """One routed request (a catalog route or a per-request ``models`` list): the models tried in
+    order, the trigger that escalated and why, every attempt, and the outcome (issue #18).
+
+    Written in batches by the router off the request path; ``uid`` makes replays idempotent. The
+    console's Routes page reads these columns.
+    """
+
+    __tablename__ = "route_decision"
+    __table_args__ = (
+        Index("ix_route_decision_route_ts", "route", "ts"),
+        UniqueConstraint("uid", name="uq_route_decision_uid"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigIntId, primary_key=True))
+    uid: uuid.UUID = Field(sa_column=Column(Uuid, nullable=False))
+    ts: datetime = Field(sa_column=_ts())  # request start, UTC
+    route: str = Field(sa_column=Column(String(200), nullable=False))  # or "(request)"
+    objective: str = Field(sa_column=Column(String(20), nullable=False))
+    path: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    trigger: str | None = Field(default=None, sa_column=Column(String(30)))
+    trigger_detail: str | None = None
+    attempts: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    final_model: str | None = Field(default=None, sa_column=Column(String(200)))
+    final_provider: str | None = Field(default=None, sa_column=Column(String(100)))
+    outcome: str = Field(sa_column=Column(String(10), nullable=False))  # ok | escalated | failed
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None  # null when no attempt's price is known
+    latency_ms: float
+    ttft_ms: float | None = None  # to the app's first byte; null when nothing was served
+    stream: bool = False
+    buffered: bool = False
+    prompt_tokens_estimated: bool = False
+
+
 class Lease(SQLModel, table=True):
     """A named, expiring lease (leader election and work splitting on any database)."""
 

@@ -28,6 +28,7 @@ TABLES = {
     "lease",
     "probe_spend",
     "rollup_mark",
+    "route_decision",
 }
 
 

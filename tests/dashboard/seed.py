@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert
 
 from signalbox.catalog import parse_catalog
 from signalbox.rollup import run_rollups
-from signalbox.schema import Alert, Decision, Observation
+from signalbox.schema import Alert, Decision, Observation, RouteDecision
 from signalbox.sync import sync_catalog
 
 MODEL = "llama-3.1-70b"
@@ -167,6 +167,7 @@ def seed_store(engine: Engine, now: datetime, *, hours: float = 24.0) -> Seeded:
         conn.execute(insert(Alert.__table__), alert_rows(ids, now))
         if decisions:
             conn.execute(insert(Decision.__table__), decisions)
+    insert_route_decisions(engine, route_decision_rows(now, hours=hours, step_s=300.0))
     run_rollups(engine, now)
     return Seeded(endpoint_ids=ids, now=now, observations=len(rows))
 
@@ -258,5 +259,65 @@ def seed_fresh_store(engine: Engine, now: datetime, *, minutes: float = 3.0) -> 
     with engine.begin() as conn:
         conn.execute(insert(Observation.__table__), rows)
         conn.execute(insert(Decision.__table__), decisions)
+    insert_route_decisions(engine, route_decision_rows(now, hours=minutes / 60, step_s=3.0))
     run_rollups(engine, now)
     return Seeded(endpoint_ids=ids, now=now, observations=len(rows))
+
+
+ROUTES = ["extract", "support"]  # routes of the seeded route decisions, sorted
+
+
+def route_decision_rows(now: datetime, *, hours: float, step_s: float = 30.0) -> list[dict]:
+    """Routed requests every ``step_s`` for two routes: mostly the small default answers; now and
+    then a trigger escalates to the large model (10x the price), and rarely everything fails."""
+    rng = random.Random(11)
+    triggers = (
+        ("finish_length", "finish reason length after 256 tokens"),
+        ("invalid_json", "response_format json_object, the answer is not JSON"),
+        ("failure", "every provider of small failed: http_5xx"),
+    )
+    rows = []
+    for i in range(int(hours * 3600 / step_s)):
+        for route in ROUTES:
+            ts = now - timedelta(seconds=step_s * i + rng.uniform(0, step_s / 2))
+            draw = rng.random()
+            trigger = detail = None
+            if draw < 0.03:
+                outcome, path, final = "failed", ["small", "large"], None
+            elif draw < (0.25 if route == "extract" else 0.12):
+                trigger, detail = triggers[rng.randrange(len(triggers))]
+                outcome, path, final = "escalated", ["small", "large"], "large"
+            else:
+                outcome, path, final = "ok", ["small"], "small"
+            cost = 0.0001 * (11 if final == "large" else 1)
+            rows.append(
+                {
+                    "uid": uuid.uuid4(),
+                    "ts": ts,
+                    "route": route,
+                    "objective": "balanced",
+                    "path": path,
+                    "trigger": trigger,
+                    "trigger_detail": detail,
+                    "attempts": [{"model": m, "provider": "alpha", "outcome": "ok"} for m in path],
+                    "final_model": final,
+                    "final_provider": "alpha" if final else None,
+                    "outcome": outcome,
+                    "input_tokens": 40,
+                    "output_tokens": 200 if final else 0,
+                    "cost_usd": cost,
+                    "latency_ms": 900.0 if final == "large" else 400.0,
+                    "ttft_ms": 250.0 if final else None,
+                    "stream": i % 2 == 0,
+                    "buffered": False,
+                    "prompt_tokens_estimated": True,
+                }
+            )
+    return rows
+
+
+def insert_route_decisions(engine: Engine, rows: list[dict]) -> None:
+    """Write seeded route decisions."""
+    with engine.begin() as conn:
+        for i in range(0, len(rows), 2000):
+            conn.execute(insert(RouteDecision.__table__), rows[i : i + 2000])

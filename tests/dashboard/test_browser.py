@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from signalbox.dashboard.app import create_app
 from signalbox.db import make_engine
-from tests.dashboard.seed import MODEL, PROFILES, SILENT_PROVIDER, seed_store
+from tests.dashboard.seed import MODEL, PROFILES, ROUTES, SILENT_PROVIDER, seed_store
 from tests.dashboard.server import DashboardThread
 
 pytestmark = pytest.mark.slow
@@ -209,6 +209,17 @@ def test_every_page_draws_each_provider_in_a_real_browser(driver: Any, seeded: E
         )
         _no_secret_or_traceback(driver)
         _shot(driver, f"{db}-routing")
+
+        # routes: escalation and cost of each route over time, paths, triggers, latest requests
+        driver.get(server.base_url + "/routes?window=24h")
+        routes_charts = {"routes-escalation": ROUTES, "routes-cost": ROUTES, "routes-triggers": []}
+        _wait("routes charts", _charts_ready(driver, routes_charts))
+        _wait(
+            "latest routed requests",
+            lambda: "small" in driver.find_element("id", "routes-recent").text,
+        )
+        _no_secret_or_traceback(driver)
+        _shot(driver, f"{db}-routes")
         driver.get("about:blank")  # stop the page's timer before the server goes
 
 
@@ -358,6 +369,17 @@ def test_a_store_minutes_old_fills_every_chart_in_a_real_browser(
         no_empty_notice()
         _no_secret_or_traceback(driver)
         _shot(driver, "fresh-replay")
+
+        # routes: minutes of routed requests fill the escalation, cost and path charts
+        driver.get(server.base_url + "/routes?window=24h")
+        charts = _wait(
+            "routes charts", graphs_with_data(["routes-escalation", "routes-cost", "routes-paths"])
+        )
+        for chart in charts:
+            assert _fills_its_axis(chart), chart
+        no_empty_notice()
+        _no_secret_or_traceback(driver)
+        _shot(driver, "fresh-routes")
 
         # alerts: nothing fired yet, and the page says so rather than failing
         driver.get(server.base_url + "/alerts")
