@@ -49,3 +49,14 @@ def fitted_range(
         return window
     begin = floor_to(first, bucket) - bucket
     return (max(start, min(begin, end - MIN_SPAN)), end)
+
+
+# The windows of the pages that chart decisions (routing, routes): key -> (span, coarsest
+# bucket), their labels, and the finest bucket a decision's own timestamp allows.
+DECISION_WINDOWS = {
+    "1h": (timedelta(hours=1), timedelta(minutes=5)),
+    "24h": (timedelta(hours=24), timedelta(hours=1)),
+    "7d": (timedelta(days=7), timedelta(hours=6)),
+}
+DECISION_WINDOW_LABELS = {"1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+DECISION_FINEST_BUCKET = timedelta(seconds=10)

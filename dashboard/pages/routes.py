@@ -5,7 +5,6 @@ expensive path does not quietly become the default."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,19 +28,18 @@ from signalbox.dashboard.route_figures import (
     per_bucket,
     triggers_figure,
 )
-from signalbox.dashboard.timespan import fitted_bucket, fitted_range
+from signalbox.dashboard.timespan import (
+    DECISION_FINEST_BUCKET,
+    DECISION_WINDOW_LABELS,
+    DECISION_WINDOWS,
+    fitted_bucket,
+    fitted_range,
+)
 
 PATH = "/routes"
 NAME = "Routes"
 ALL = "(all routes)"
-FINEST_BUCKET = timedelta(seconds=10)
-# window -> (span, coarsest bucket); the bucket used fits the requests' span
-WINDOWS = {
-    "1h": (timedelta(hours=1), timedelta(minutes=5)),
-    "24h": (timedelta(hours=24), timedelta(hours=1)),
-    "7d": (timedelta(days=7), timedelta(hours=6)),
-}
-LABELS = {"1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+WINDOWS, LABELS, FINEST_BUCKET = DECISION_WINDOWS, DECISION_WINDOW_LABELS, DECISION_FINEST_BUCKET
 RECENT = 20
 TITLES = (ESCALATION_TITLE, COST_TITLE, PATHS_TITLE, TRIGGERS_TITLE)
 NO_ROUTES = (

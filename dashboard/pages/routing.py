@@ -4,7 +4,6 @@ decisions that exist in the window."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,19 +28,18 @@ from signalbox.dashboard.notices import (
     no_model_notice,
     notice,
 )
-from signalbox.dashboard.timespan import fitted_bucket, fitted_range
+from signalbox.dashboard.timespan import (
+    DECISION_FINEST_BUCKET,
+    DECISION_WINDOW_LABELS,
+    DECISION_WINDOWS,
+    fitted_bucket,
+    fitted_range,
+)
 
 PATH = "/routing"
 NAME = "Routing"
 
-# window -> (span, coarsest bucket); the bucket used fits the decisions' span (dashboard.timespan)
-FINEST_BUCKET = timedelta(seconds=10)
-WINDOWS = {
-    "1h": (timedelta(hours=1), timedelta(minutes=5)),
-    "24h": (timedelta(hours=24), timedelta(hours=1)),
-    "7d": (timedelta(days=7), timedelta(hours=6)),
-}
-LABELS = {"1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+WINDOWS, LABELS, FINEST_BUCKET = DECISION_WINDOWS, DECISION_WINDOW_LABELS, DECISION_FINEST_BUCKET
 
 
 def sampling(rate: float) -> str:
