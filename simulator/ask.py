@@ -52,6 +52,16 @@ def _field(data: Any, key: str) -> Any:
     return data.get(key) if isinstance(data, dict) else None
 
 
+def _proto(data: Any, key: str) -> Any:
+    """A field of a Google request in camelCase or snake_case: proto3's JSON accepts both, and
+    the google-genai SDK sends nested objects (function declarations) in snake_case."""
+    if not isinstance(data, dict):
+        return None
+    if key in data:
+        return data[key]
+    return data.get("".join("_" + c.lower() if c.isupper() else c for c in key))
+
+
 def _schema(value: Any) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
@@ -112,24 +122,24 @@ def anthropic_ask(data: dict[str, Any], input_chars: int) -> Ask:
 def gemini_ask(data: dict[str, Any], input_chars: int) -> Ask:
     """``labels.difficulty``, ``generationConfig.responseMimeType`` (``application/json``, with
     ``responseJsonSchema`` or ``responseSchema``), ``tools`` and ``toolConfig``."""
-    config = data.get("generationConfig")
+    config = _proto(data, "generationConfig")
     tools = [
         ToolAsk(
             str(d["name"]),
-            _schema(d.get("parametersJsonSchema")) or _schema(d.get("parameters")) or {},
+            _schema(_proto(d, "parametersJsonSchema")) or _schema(d.get("parameters")) or {},
         )
         for t in data.get("tools") or []
-        for d in _field(t, "functionDeclarations") or []
+        for d in _proto(t, "functionDeclarations") or []
         if isinstance(d, dict) and d.get("name")
     ]
-    calling = _field(data.get("toolConfig"), "functionCallingConfig")
-    allowed = _field(calling, "allowedFunctionNames")
+    calling = _proto(_proto(data, "toolConfig"), "functionCallingConfig")
+    allowed = _proto(calling, "allowedFunctionNames")
     return Ask(
         input_chars=input_chars,
         difficulty=parse_difficulty(_field(data.get("labels"), "difficulty"), "labels.difficulty"),
-        wants_json=_field(config, "responseMimeType") == "application/json",
-        schema=_schema(_field(config, "responseJsonSchema"))
-        or _schema(_field(config, "responseSchema")),
+        wants_json=_proto(config, "responseMimeType") == "application/json",
+        schema=_schema(_proto(config, "responseJsonSchema"))
+        or _schema(_proto(config, "responseSchema")),
         tool=_tool(
             tools,
             allowed[0] if isinstance(allowed, list) and allowed else None,
