@@ -141,7 +141,8 @@ class Observation1h(_RollupBase, table=True):
 
 
 class Alert(SQLModel, table=True):
-    """One alert's lifecycle, keyed by (rule, endpoint) while open: pending → firing → resolved."""
+    """One alert's lifecycle, keyed by (rule, endpoint) while open, or by (rule, route) for a
+    rule on a route (``endpoint_id`` null): pending → firing → resolved."""
 
     __tablename__ = "alert"
     __table_args__ = (
@@ -154,10 +155,19 @@ class Alert(SQLModel, table=True):
             postgresql_where=text("state IN ('pending', 'firing')"),
             sqlite_where=text("state IN ('pending', 'firing')"),
         ),
+        Index(
+            "uq_alert_open_rule_route",
+            "rule",
+            "route",
+            unique=True,
+            postgresql_where=text("state IN ('pending', 'firing')"),
+            sqlite_where=text("state IN ('pending', 'firing')"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     rule: str = Field(sa_column=Column(String(100), nullable=False))
-    endpoint_id: int = Field(foreign_key="endpoint.id")
+    endpoint_id: int | None = Field(default=None, foreign_key="endpoint.id", nullable=True)
+    route: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     state: str = Field(sa_column=Column(String(10), nullable=False, index=True))
     severity: str = "warning"
     started_at: datetime = Field(sa_column=_ts())

@@ -33,10 +33,12 @@ from signalbox.alerts.lifecycle import (
     advance,
     apply_steps,
     load_open_alerts,
+    load_open_route_alerts,
     retire,
 )
 from signalbox.alerts.notify import DeliveryReport, Notifier, RetryPolicy
-from signalbox.alerts.rules import evaluate
+from signalbox.alerts.routes import route_steps
+from signalbox.alerts.rules import ENDPOINT, ROUTE, evaluate, rules_of_scope
 from signalbox.catalog import AlertRule, Catalog
 from signalbox.leader import Leader, make_leader
 from signalbox.schema import Endpoint, Provider
@@ -87,7 +89,7 @@ class AlertEvaluator:
         self._lock = asyncio.Lock()
         self.catalog = catalog
         self.rules: tuple[AlertRule, ...] = rules_for(catalog)
-        self.feed = StatsFeed(engine, rules=self.rules)
+        self.feed = StatsFeed(engine, rules=rules_of_scope(self.rules, ENDPOINT))
         self.notifier = Notifier(
             engine,
             catalog.webhooks,
@@ -104,7 +106,7 @@ class AlertEvaluator:
         """Use a reloaded catalog's rules and webhooks; statistics re-warm at the next run."""
         self.catalog = catalog
         self.rules = rules_for(catalog)
-        self.feed = StatsFeed(self._engine, rules=self.rules)
+        self.feed = StatsFeed(self._engine, rules=rules_of_scope(self.rules, ENDPOINT))
         self.notifier.set_config(catalog.webhooks, self.rules)
 
     def step_down(self) -> None:
@@ -144,19 +146,25 @@ class AlertEvaluator:
                 elif endpoint_id not in endpoints:
                     steps.append(retire(alert, "endpoint disabled or left the catalog"))
             for endpoint_id in endpoints:
-                for rule in rules:
+                for rule in rules_of_scope(rules, ENDPOINT):
                     current = open_alerts.get((rule.name, endpoint_id))
                     firing = current is not None and current.state == FIRING
                     evaluation = evaluate(
                         rule, feed.rule_input(endpoint_id, rule, now), firing=firing
                     )
                     steps.append(advance(current, evaluation, rule, endpoint_id, now_dt))
+            steps += route_steps(
+                self._engine, rules_of_scope(rules, ROUTE), load_open_route_alerts(session), now
+            )
             counts = apply_steps(session, steps, now_dt)
             session.commit()
         for step in steps:
             said = _SAID.get(step.action)
             if said is not None:
-                where = endpoints.get(step.endpoint_id, f"endpoint {step.endpoint_id}")
+                if step.route is not None:
+                    where = f"route {step.route}"
+                else:
+                    where = endpoints.get(step.endpoint_id, f"endpoint {step.endpoint_id}")
                 log.warning("alert %s %s on %s: %s", step.rule, said, where, step.reason)
         return EvaluationReport(
             endpoints=len(endpoints),

@@ -1,4 +1,5 @@
-"""The alert lifecycle: pending → firing → resolved, one open alert per (rule, endpoint).
+"""The alert lifecycle: pending → firing → resolved, one open alert per (rule, endpoint), or per
+(rule, route) for the kinds that watch a route (``endpoint_id`` null, ``route`` set).
 
 :func:`advance` is pure: the open alert (if any) and a fresh evaluation give one :class:`Step`.
 :func:`apply_steps` writes the steps to the ``alert`` table, which is the only state: a restarted
@@ -44,9 +45,10 @@ class OpenAlert:
 
     id: int
     rule: str
-    endpoint_id: int
+    endpoint_id: int | None
     state: str
     started_at: datetime
+    route: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,22 +57,25 @@ class Step:
 
     action: Action
     rule: str
-    endpoint_id: int
+    endpoint_id: int | None
     alert_id: int | None = None
     severity: str = "warning"
     value: float | None = None
     threshold: float | None = None
     reason: str = ""
+    route: str | None = None
 
 
 def advance(
     current: OpenAlert | None,
     evaluation: Evaluation,
     rule: AlertRule,
-    endpoint_id: int,
+    endpoint_id: int | None,
     now: datetime,
+    route: str | None = None,
 ) -> Step:
-    """The next step for (rule, endpoint) given its open alert and the latest evaluation.
+    """The next step for (rule, endpoint) — or (rule, route) — given its open alert and the
+    latest evaluation.
 
     ``UNKNOWN`` (too little data) changes nothing: it neither starts, promotes nor resolves.
     """
@@ -85,6 +90,7 @@ def advance(
             evaluation.value,
             rule.threshold,
             evaluation.reason,
+            route,
         )
 
     cond = evaluation.condition
@@ -107,20 +113,39 @@ def advance(
 def retire(current: OpenAlert, reason: str) -> Step:
     """Close an open alert whose rule left the catalog or whose endpoint was disabled."""
     action = Action.RESOLVE if current.state == FIRING else Action.CANCEL
-    return Step(action, current.rule, current.endpoint_id, current.id, reason=reason)
+    return Step(
+        action, current.rule, current.endpoint_id, current.id, reason=reason, route=current.route
+    )
 
 
 def load_open_alerts(session: Session) -> dict[tuple[str, int], OpenAlert]:
-    """Every pending or firing alert keyed by (rule, endpoint id); the oldest wins a duplicate."""
-    rows = session.exec(
-        select(Alert).where(col(Alert.state).in_(OPEN_STATES)).order_by(col(Alert.id))
-    ).all()
+    """Every pending or firing endpoint alert keyed by (rule, endpoint id); the oldest wins a
+    duplicate."""
     out: dict[tuple[str, int], OpenAlert] = {}
-    for row in rows:
-        assert row.id is not None
-        key = (row.rule, row.endpoint_id)
-        out.setdefault(key, OpenAlert(row.id, row.rule, row.endpoint_id, row.state, row.started_at))
+    for alert in _open(session, routes=False):
+        assert alert.endpoint_id is not None
+        out.setdefault((alert.rule, alert.endpoint_id), alert)
     return out
+
+
+def load_open_route_alerts(session: Session) -> dict[tuple[str, str], OpenAlert]:
+    """Every pending or firing route alert keyed by (rule, route); the oldest wins a duplicate."""
+    out: dict[tuple[str, str], OpenAlert] = {}
+    for alert in _open(session, routes=True):
+        assert alert.route is not None
+        out.setdefault((alert.rule, alert.route), alert)
+    return out
+
+
+def _open(session: Session, *, routes: bool) -> list[OpenAlert]:
+    about = col(Alert.route).is_not(None) if routes else col(Alert.route).is_(None)
+    rows = session.exec(
+        select(Alert).where(col(Alert.state).in_(OPEN_STATES), about).order_by(col(Alert.id))
+    ).all()
+    return [
+        OpenAlert(row.id, row.rule, row.endpoint_id, row.state, row.started_at, row.route)  # type: ignore[arg-type]
+        for row in rows
+    ]
 
 
 def apply_steps(session: Session, steps: Iterable[Step], now: datetime) -> dict[Action, int]:
@@ -146,6 +171,7 @@ def _apply(session: Session, s: Step, now: datetime) -> bool:
             Alert(
                 rule=s.rule,
                 endpoint_id=s.endpoint_id,
+                route=s.route,
                 state=FIRING if firing else PENDING,
                 severity=s.severity,
                 started_at=now,

@@ -248,8 +248,8 @@ class Notifier:
         )
         stmt = (
             select(Alert, Endpoint.model, Provider.name)
-            .join(Endpoint, Endpoint.id == Alert.endpoint_id)
-            .join(Provider, Provider.id == Endpoint.provider_id)
+            .outerjoin(Endpoint, Endpoint.id == Alert.endpoint_id)  # a route's alert has none
+            .outerjoin(Provider, Provider.id == Endpoint.provider_id)
             .where(owed)
             .order_by(Alert.id)
         )
@@ -306,19 +306,22 @@ class Notifier:
         return done
 
 
-def _message(alert: Alert, model: str, provider: str, kinds: Mapping[str, str]) -> AlertMessage:
+def _message(
+    alert: Alert, model: str | None, provider: str | None, kinds: Mapping[str, str]
+) -> AlertMessage:
     assert alert.id is not None
     return AlertMessage(
         alert_id=alert.id,
         rule=alert.rule,
         kind=kinds.get(alert.rule, "unknown"),
         severity=alert.severity,
-        provider=provider,
-        model=model,
+        provider=provider or "",
+        model=model or "",
         status=alert.state,
         starts_at=alert.firing_at or alert.started_at,
         ends_at=alert.resolved_at,
         value=alert.value,
         threshold=alert.threshold,
         reason=alert.reason or "",
+        route=alert.route,
     )

@@ -1,7 +1,8 @@
 """Webhook message bodies, pure: Alertmanager's webhook JSON (version 4) and Slack's incoming webhook.
 
 An alert's identity is its labels, and its fingerprint a hash of them, as in Alertmanager: here
-the labels are the rule and the endpoint, so the fingerprint is the (rule, endpoint) key. One
+the labels are the rule and the endpoint (or the route, for a rule on a route), so the fingerprint
+is the (rule, endpoint) or (rule, route) key. One
 message carries every alert of one rule that needs the same notification (``groupKey``).
 """
 
@@ -32,14 +33,24 @@ class AlertMessage:
     value: float | None
     threshold: float | None
     reason: str
+    route: str | None = None  # a rule on a route: no provider or model
 
     @property
     def endpoint(self) -> str:
-        """``provider/model``."""
+        """``provider/model``, or ``route NAME``: what the alert is about."""
+        if self.route is not None:
+            return f"route {self.route}"
         return f"{self.provider}/{self.model}"
 
     def labels(self) -> dict[str, str]:
         """The alert's identity, Alertmanager style."""
+        if self.route is not None:
+            return {
+                "alertname": self.rule,
+                "route": self.route,
+                "kind": self.kind,
+                "severity": self.severity,
+            }
         return {
             "alertname": self.rule,
             "endpoint": self.endpoint,
@@ -50,14 +61,21 @@ class AlertMessage:
         }
 
     def fingerprint(self) -> str:
-        """16 hex digits identifying (rule, endpoint); stable across restarts and processes."""
+        """16 hex digits identifying (rule, endpoint) or (rule, route); stable across restarts
+        and processes."""
+        if self.route is not None:
+            return _digest(["alertname", self.rule, "route", self.route])
         return fingerprint(self.rule, self.provider, self.model)
 
 
 def fingerprint(rule: str, provider: str, model: str) -> str:
     """The fingerprint of the alert of ``rule`` on endpoint ``provider/model``."""
-    key = "\x00".join(["alertname", rule, "model", model, "provider", provider])
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+    return _digest(["alertname", rule, "model", model, "provider", provider])
+
+
+def _digest(labels: list[str]) -> str:
+    """Label names and values (in name order), joined and hashed, as Alertmanager does."""
+    return hashlib.sha256("\x00".join(labels).encode()).hexdigest()[:16]
 
 
 def _rfc3339(ts: datetime | None) -> str:

@@ -1,4 +1,5 @@
-"""Pure rule evaluation: one rule over one endpoint's decayed statistics → (condition, value, reason).
+"""Pure rule evaluation: one rule over one endpoint's decayed statistics (or, for a kind of scope
+``route``, one route's decayed decisions) → (condition, value, reason).
 
 No I/O and no clock: the evaluator fills a frozen :class:`RuleInput` from the statistics snapshots
 (the rule's ``half_life_s`` for "now", its ``baseline_half_life_s`` for the endpoint's own baseline)
@@ -10,7 +11,7 @@ module imports nothing of Signalbox at run time, so the catalog can read the tab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -42,6 +43,10 @@ class RuleInput:
     baseline_samples: float = 0.0
     baseline_ttft_p50_ms: float | None = None
     baseline_tps_p50: float | None = None
+    # a route's (kinds of scope "route"): the decayed share of its decisions that escalated;
+    # ``samples`` then counts effective decisions
+    escalation_rate: float | None = None
+    route: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +152,32 @@ def _no_data(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
     return minutes, text, lambda x: f"{x:.3g} min"
 
 
+def _route_escalation_rate(rule: AlertRule, inp: RuleInput) -> Evaluation | Measured:
+    """The share of a route's requests that took a more expensive path than its default (any
+    trigger fired), decayed with the rule's ``half_life_s`` like the endpoint kinds."""
+    what = f"route {inp.route}: escalation rate"
+    few = _too_few(rule, inp.samples, what)
+    if few is not None:
+        return few
+    if inp.escalation_rate is None:
+        return Evaluation(Condition.UNKNOWN, None, f"{what}: no decisions")
+    text = f"{what} {inp.escalation_rate:.1%} over {inp.samples:.1f} effective decisions"
+    return inp.escalation_rate, text, lambda x: f"{x:.1%}"
+
+
+ENDPOINT, ROUTE = "endpoint", "route"
+
+
 @dataclass(frozen=True, slots=True)
 class AlertKind:
     """A kind of rule: how its value is measured, whether it compares with the endpoint's own
-    baseline (the feed keeps one only for such kinds), and what it watches."""
+    baseline (the feed keeps one only for such kinds), what it watches, and what one alert is
+    about: an ``endpoint`` (statistics of observations) or a ``route`` (its decisions)."""
 
     measure: Callable[[AlertRule, RuleInput], Evaluation | Measured]
     uses_baseline: bool
     description: str
+    scope: str = ENDPOINT
 
 
 ALERT_KINDS: Mapping[str, AlertKind] = MappingProxyType(
@@ -169,5 +192,17 @@ ALERT_KINDS: Mapping[str, AlertKind] = MappingProxyType(
             _tps_baseline, True, "tps p50 below its own baseline by a factor above threshold"
         ),
         "no_data": AlertKind(_no_data, False, "no successful observation for threshold minutes"),
+        "route_escalation_rate": AlertKind(
+            _route_escalation_rate,
+            False,
+            "a route's decayed escalation rate (share of its requests a trigger sent past the "
+            "default model) above threshold (a fraction, e.g. 0.3)",
+            scope=ROUTE,
+        ),
     }
 )
+
+
+def rules_of_scope(rules: Iterable[AlertRule], scope: str) -> tuple[AlertRule, ...]:
+    """The rules whose kind watches ``scope`` (``endpoint`` or ``route``)."""
+    return tuple(r for r in rules if ALERT_KINDS[r.kind].scope == scope)

@@ -85,8 +85,8 @@ def query_alerts(engine: Any, since: datetime | None) -> list[dict[str, Any]]:
 
     stmt = (
         select(Alert, Provider.name, Endpoint.model)
-        .join(Endpoint, Endpoint.id == Alert.endpoint_id)
-        .join(Provider, Provider.id == Endpoint.provider_id)
+        .outerjoin(Endpoint, Endpoint.id == Alert.endpoint_id)  # a route's alert has none
+        .outerjoin(Provider, Provider.id == Endpoint.provider_id)
         .order_by(Alert.started_at.desc(), Alert.id.desc())  # type: ignore[attr-defined]
     )
     if since is not None:
@@ -95,7 +95,7 @@ def query_alerts(engine: Any, since: datetime | None) -> list[dict[str, Any]]:
         )
     with Session(engine) as session:
         return [
-            {"alert": a, "endpoint": f"{provider}/{model}"}
+            {"alert": a, "endpoint": f"route {a.route}" if a.route else f"{provider}/{model}"}
             for a, provider, model in session.execute(stmt).all()
         ]
 
