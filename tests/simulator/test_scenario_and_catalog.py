@@ -14,7 +14,9 @@ from signalbox.simulator.scenario import ScenarioError, builtin_names, load_scen
 
 
 def test_builtin_scenarios_include_the_promised_ones() -> None:
-    assert {"demo", "drift", "outages", "degrade", "saturate", "fast"} <= set(builtin_names())
+    assert {"demo", "drift", "outages", "degrade", "saturate", "fast", "routes"} <= set(
+        builtin_names()
+    )
 
 
 @pytest.mark.parametrize("name", ["demo", "drift", "outages", "degrade", "saturate", "fast"])
