@@ -7,7 +7,8 @@ Models: ``small`` (provider ``ps``, cheap), ``large`` (``pl``, 10x the price) an
 - ``all``: small, then large; every trigger on, the stream held for validation;
 - ``plain``: small, then large; only the failure triggers (streams pass straight through);
 - ``fit``: tiny, then large; the context-window and tools triggers (on by default);
-- ``tight``: tiny alone.
+- ``tight``: tiny alone;
+- ``nobuf``: small, then large on finish_length or failure, streams not held.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ escalate = ["large"]
 [[route]]
 name = "tight"
 default = "tiny"
+
+[[route]]
+name = "nobuf"
+default = "small"
+escalate = ["large"]
+[route.triggers]
+finish_length = true
+failure = true
 """
 
 
