@@ -124,6 +124,11 @@ class BatchWriter(Generic[T]):
         self.last_error: str | None = None
 
     @property
+    def engine(self) -> Engine:
+        """The store written to."""
+        return self._engine
+
+    @property
     def pending(self) -> int:
         """Records accepted but not yet stored (memory and spill file)."""
         return len(self._buffer) + self._spill_pending
@@ -146,6 +151,7 @@ class BatchWriter(Generic[T]):
                     if fh.read(1) != b"\n":
                         fh.write(b"\n")
                 self._spill_pending = count
+                self.submitted += count  # so that flush() waits for the replay too
                 self._spill_out = self._spill_path.open("ab")
                 self._spill_in = self._spill_path.open("rb")
             else:
