@@ -141,10 +141,7 @@ def chat_request(body: Any) -> RouteRequest:
     """Validate a chat-completions body and extract what routing needs."""
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object", "invalid_body")
-    listed = body.get("models")
-    first = listed[0] if isinstance(listed, list) and listed else None
-    # with an OpenRouter-style models list, model may be left out: the list's first is tried first
-    model, objective = split_model(body.get("model") or first)
+    model, objective = split_model(body.get("model"))
     check_fields(body)
     messages = body["messages"]
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))

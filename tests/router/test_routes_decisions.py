@@ -199,3 +199,12 @@ async def test_route_decisions_spilled_while_the_store_is_down_replay_after_a_re
     assert _stored(engine) == (list(range(11)), 11)
     assert not spill.exists()
     engine.dispose()
+
+
+async def test_each_step_counts_as_traffic_in_its_providers_statistics(env: Env) -> None:
+    live = env.router.state.live
+    before = live.full_snapshot("pl/large").samples
+    env.script(answer("cut", finish="length"))
+    assert (await env.post(ask("all"))).status_code == 200
+    assert live.full_snapshot("pl/large").samples > before
+    assert live.full_snapshot("ps/small").samples > 0
