@@ -140,9 +140,10 @@ def inspect(
         finish = choice.get("finish_reason")
         content = message.get("content")
         calls = message.get("tool_calls") or ()
+        refusal = message.get("refusal")
         if on("finish_length") and finish == "length":
             return "finish_length", "finish reason length: the answer was cut at the token limit"
-        if on("empty") and not (content or "").strip() and not calls:
+        if on("empty") and not (content or "").strip() and not calls and not refusal:
             return "empty", "the answer has no text and no tool call"
         if on("refusal") and (why := _refused(message, finish)):
             return "refusal", why

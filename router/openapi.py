@@ -221,6 +221,7 @@ OPENAPI: dict[str, Any] = {
                 "properties": {
                     "model": {**_MODEL, "description": _MODEL_DESCRIPTION},
                     "models": {
+                        "nullable": True,
                         "type": "array",
                         "minItems": 1,
                         "maxItems": MAX_REQUEST_MODELS,

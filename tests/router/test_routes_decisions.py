@@ -208,3 +208,21 @@ async def test_each_step_counts_as_traffic_in_its_providers_statistics(env: Env)
     assert (await env.post(ask("all"))).status_code == 200
     assert live.full_snapshot("pl/large").samples > before
     assert live.full_snapshot("ps/small").samples > 0
+
+
+async def test_the_console_reads_the_decisions_the_router_wrote(env: Env) -> None:
+    from datetime import timedelta
+
+    from signalbox.dashboard.queries import route_decisions
+
+    env.script(answer("cut", finish="length"))
+    assert (await env.post(ask("all"))).status_code == 200
+    await _flush(env)
+    engine = make_engine(_db_url(env))
+    try:
+        frame = route_decisions(engine, datetime.now(UTC) - timedelta(hours=1), "all")
+    finally:
+        engine.dispose()
+    newest = frame.row(0, named=True)
+    assert newest["path"] == "small → large" and newest["trigger"] == "finish_length"
+    assert newest["outcome"] == "escalated" and newest["final_provider"] == "pl"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 
 from tests.probe.scripted_server import Script
@@ -90,6 +91,23 @@ async def test_a_refusal_escalates(env: Env) -> None:
     response = await env.post(ask("all"))
     assert _served(response) == GOOD
     assert response.headers["x-signalbox-trigger"] == "refusal"
+
+
+async def test_a_refusal_in_the_refusal_field_escalates(env: Env) -> None:
+    refusal = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"refusal": "I must decline."}, "finish_reason": None}],
+    }
+    small = answer(None)
+    small.writes.insert(1, (0.0, b"data: " + orjson.dumps(refusal) + b"\n\n"))
+    env.script(small)
+    response = await env.post(ask("all"))
+    assert _served(response) == GOOD
+    assert response.headers["x-signalbox-trigger"] == "refusal"
+    env.script(small)
+    plain = await env.post(ask("plain"))  # without the trigger, the refusal is the answer
+    assert plain.json()["choices"][0]["message"]["refusal"] == "I must decline."
 
 
 async def test_an_answer_that_is_not_json_escalates_when_json_is_asked(env: Env) -> None:
