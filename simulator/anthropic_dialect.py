@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from signalbox.protocols.anthropic import PROTOCOL as ANTHROPIC
 from signalbox.protocols.anthropic import STOP_REASONS
+from signalbox.simulator.ask import anthropic_ask
 from signalbox.simulator.dialect import (
     BadRequest,
     GenRequest,
@@ -17,6 +18,9 @@ from signalbox.simulator.dialect import (
     content_chars,
     json_object,
 )
+
+if TYPE_CHECKING:  # answer imports the scenario, which imports the dialects
+    from signalbox.simulator.answer import ToolCall
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -29,6 +33,7 @@ _ERROR_TYPES = {
 }
 # OpenAI finish_reason -> Anthropic stop_reason (the protocol's map, read backwards)
 _STOP = {openai: native for native, openai in STOP_REASONS.items() if native != "stop_sequence"}
+_STOP["refusal"] = "refusal"
 
 
 def _event(name: str, payload: dict[str, Any]) -> bytes:
@@ -70,7 +75,7 @@ class AnthropicDialect:
         stream = data.get("stream", False)
         if not isinstance(stream, bool):
             raise BadRequest("stream: Input should be a valid boolean", "stream")
-        return GenRequest(model, stream, max_tokens, True, chars)
+        return GenRequest(model, stream, max_tokens, True, chars, anthropic_ask(data, chars))
 
     def auth_ok(self, headers: Any, query: Any, key: str) -> bool:
         """``x-api-key: <key>``; also ``Authorization: Bearer <key>``, which the ``anthropic`` SDK
@@ -142,11 +147,37 @@ class AnthropicDialect:
             "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
         )
 
-    def stream_tail(self, reply: Reply, finish_reason: str, output_tokens: int) -> bytes:
-        """``content_block_stop``, ``message_delta`` with usage, ``message_stop``."""
-        delta = {"stop_reason": _STOP.get(finish_reason, "end_turn"), "stop_sequence": None}
+    def stream_refusal(self, reply: Reply, text: str) -> bytes:
+        """Refusal text, as Claude writes it before ``stop_reason: "refusal"``."""
+        return self.stream_content(reply, text)
+
+    def stream_tool_call(self, reply: Reply, call: ToolCall, piece: str, first: bool) -> bytes:
+        """An ``input_json_delta`` of a ``tool_use`` block at index 1; the first closes the text
+        block the head opened and starts the ``tool_use`` one."""
+        delta = {"type": "input_json_delta", "partial_json": piece}
+        out = _event(
+            "content_block_delta", {"type": "content_block_delta", "index": 1, "delta": delta}
+        )
+        if not first:
+            return out
+        block = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
         return (
             _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+            + _event(
+                "content_block_start",
+                {"type": "content_block_start", "index": 1, "content_block": block},
+            )
+            + out
+        )
+
+    def stream_tail(
+        self, reply: Reply, finish_reason: str, output_tokens: int, call: ToolCall | None = None
+    ) -> bytes:
+        """``content_block_stop``, ``message_delta`` with usage, ``message_stop``."""
+        delta = {"stop_reason": _STOP.get(finish_reason, "end_turn"), "stop_sequence": None}
+        index = 1 if call is not None else 0
+        return (
+            _event("content_block_stop", {"type": "content_block_stop", "index": index})
             + _event(
                 "message_delta",
                 {
@@ -167,15 +198,23 @@ class AnthropicDialect:
         return b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": \n\n'
 
     def completion(
-        self, reply: Reply, text: str, finish_reason: str, output_tokens: int
+        self,
+        reply: Reply,
+        text: str,
+        finish_reason: str,
+        output_tokens: int,
+        call: ToolCall | None = None,
     ) -> dict[str, Any]:
-        """A full non-streaming message."""
+        """A full non-streaming message (a tool call's ``input`` is an object here)."""
+        content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+        if call is not None:
+            content = [{"type": "tool_use", "id": call.id, "name": call.name, "input": call.args}]
         return {
             "id": reply.id,
             "type": "message",
             "role": "assistant",
             "model": reply.model,
-            "content": [{"type": "text", "text": text}] if text else [],
+            "content": content,
             "stop_reason": _STOP.get(finish_reason, "end_turn"),
             "stop_sequence": None,
             "usage": self._usage(reply, output_tokens),

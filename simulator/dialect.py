@@ -4,9 +4,13 @@ interface (one dialect per wire protocol of ``signalbox.protocols``, registered 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
+
+if TYPE_CHECKING:  # both import this module: BadRequest
+    from signalbox.simulator.answer import ToolCall
+    from signalbox.simulator.ask import Ask
 
 MAX_TOKENS_LIMIT = 100_000
 
@@ -28,6 +32,7 @@ class GenRequest:
     max_tokens: int | None
     include_usage: bool
     input_chars: int
+    ask: Ask | None = None  # what the answer should be (JSON, a tool call), its difficulty
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +77,34 @@ class Dialect(Protocol):
     def error_body(self, status: int, message: str) -> dict[str, Any]: ...
     def stream_head(self, reply: Reply) -> bytes: ...
     def stream_content(self, reply: Reply, text: str) -> bytes: ...
-    def stream_tail(self, reply: Reply, finish_reason: str, output_tokens: int) -> bytes: ...
+    def stream_refusal(self, reply: Reply, text: str) -> bytes:
+        """One piece of a refusal (empty bytes where the dialect sends none)."""
+        ...
+
+    def stream_tool_call(self, reply: Reply, call: ToolCall, piece: str, first: bool) -> bytes:
+        """One piece of a tool call's arguments (the first opens the call)."""
+        ...
+
+    def stream_tail(
+        self, reply: Reply, finish_reason: str, output_tokens: int, call: ToolCall | None = None
+    ) -> bytes:
+        """The end of a stream; ``finish_reason`` is ``stop``, ``length``, ``refusal`` or
+        ``tool_calls`` (the dialect maps it), ``call`` the tool call the stream carried."""
+        ...
+
     def stream_error(self, reply: Reply) -> bytes: ...
     def malformed(self, reply: Reply) -> bytes: ...
     def completion(
-        self, reply: Reply, text: str, finish_reason: str, output_tokens: int
-    ) -> dict[str, Any]: ...
+        self,
+        reply: Reply,
+        text: str,
+        finish_reason: str,
+        output_tokens: int,
+        call: ToolCall | None = None,
+    ) -> dict[str, Any]:
+        """A whole answer: ``text`` (a refusal's when ``finish_reason`` is ``refusal``) or
+        ``call``."""
+        ...
 
 
 def json_object(body: bytes, not_json: str) -> dict[str, Any]:

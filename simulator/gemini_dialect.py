@@ -10,13 +10,14 @@ Google sends them; no event names, no comments, which the ``google-genai`` SDK w
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from signalbox.protocols.gemini import API_KEY_INVALID, FINISH_REASONS
 from signalbox.protocols.gemini import PROTOCOL as GEMINI
 from signalbox.protocols.gemini import error_body as gemini_error_body
+from signalbox.simulator.ask import gemini_ask
 from signalbox.simulator.dialect import (
     BadRequest,
     GenRequest,
@@ -26,8 +27,13 @@ from signalbox.simulator.dialect import (
     json_object,
 )
 
+if TYPE_CHECKING:  # answer imports the scenario, which imports the dialects
+    from signalbox.simulator.answer import ToolCall
+
 # OpenAI finish_reason -> Gemini finishReason (the protocol's map, read backwards)
 _FINISH = {o: native for native, o in FINISH_REASONS.items() if o in ("stop", "length")}
+# A blocked answer has no content and ``SAFETY``; a function call ends with ``STOP``.
+_FINISH |= {"refusal": "SAFETY", "tool_calls": "STOP"}
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -91,7 +97,9 @@ class GeminiDialect:
         max_tokens = check_max_tokens(
             config.get("maxOutputTokens"), "generationConfig.maxOutputTokens", required=False
         )
-        return GenRequest(model or "", bool(stream), max_tokens, True, chars)
+        return GenRequest(
+            model or "", bool(stream), max_tokens, True, chars, gemini_ask(data, chars)
+        )
 
     def auth_ok(self, headers: Any, query: Any, key: str) -> bool:
         """``x-goog-api-key: <key>``, or ``?key=<key>`` (which the REST docs also show)."""
@@ -129,8 +137,14 @@ class GeminiDialect:
         text: str,
         finish_reason: str | None = None,
         output_tokens: int | None = None,
+        call: ToolCall | None = None,
     ) -> dict[str, Any]:
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+        part: dict[str, Any] = {"text": text}
+        if call is not None:
+            part = {"functionCall": {"name": call.name, "args": call.args}}
+        candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}}
+        if finish_reason == "refusal":
+            candidate = {}  # a blocked candidate carries no content
         if finish_reason is not None:
             candidate["finishReason"] = _FINISH.get(finish_reason, "STOP")
         candidate["index"] = 0
@@ -153,7 +167,18 @@ class GeminiDialect:
         """One response chunk with a text part."""
         return _sse(self._response(reply, text))
 
-    def stream_tail(self, reply: Reply, finish_reason: str, output_tokens: int) -> bytes:
+    def stream_refusal(self, reply: Reply, text: str) -> bytes:
+        """Nothing: a blocked answer has no content, only the ``SAFETY`` finish."""
+        return b""
+
+    def stream_tool_call(self, reply: Reply, call: ToolCall, piece: str, first: bool) -> bytes:
+        """The whole ``functionCall`` in the first chunk (Gemini streams calls whole, with
+        ``args`` an object); nothing after."""
+        return _sse(self._response(reply, "", call=call)) if first else b""
+
+    def stream_tail(
+        self, reply: Reply, finish_reason: str, output_tokens: int, call: ToolCall | None = None
+    ) -> bytes:
         """The last chunk: an empty text part, the ``finishReason`` and the whole usage."""
         return _sse(self._response(reply, "", finish_reason, output_tokens))
 
@@ -166,7 +191,12 @@ class GeminiDialect:
         return b'data: {"candidates": [{"content": {"parts": [{"text": \r\n\r\n'
 
     def completion(
-        self, reply: Reply, text: str, finish_reason: str, output_tokens: int
+        self,
+        reply: Reply,
+        text: str,
+        finish_reason: str,
+        output_tokens: int,
+        call: ToolCall | None = None,
     ) -> dict[str, Any]:
         """A whole ``GenerateContentResponse``."""
-        return self._response(reply, text, finish_reason, output_tokens)
+        return self._response(reply, text, finish_reason, output_tokens, call)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from signalbox.protocols.openai import PROTOCOL as OPENAI
+from signalbox.simulator.ask import openai_ask
 from signalbox.simulator.dialect import (
     BadRequest,
     GenRequest,
@@ -17,6 +18,9 @@ from signalbox.simulator.dialect import (
     json_object,
 )
 
+if TYPE_CHECKING:  # answer imports the scenario, which imports the dialects
+    from signalbox.simulator.answer import ToolCall
+
 _ERROR_TYPES = {
     400: ("invalid_request_error", "invalid_request"),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -25,6 +29,8 @@ _ERROR_TYPES = {
     500: ("server_error", "internal_error"),
     503: ("server_error", "service_unavailable"),
 }
+# A refusal ends as a normal stop; the refusal itself rides in the ``refusal`` field.
+_FINISH = {"refusal": "stop"}
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -71,7 +77,7 @@ class OpenAIDialect:
         if options is not None and not isinstance(options, dict):
             raise BadRequest("stream_options: must be an object", "stream_options")
         include_usage = bool(options and options.get("include_usage"))
-        return GenRequest(model, stream, max_tokens, include_usage, chars)
+        return GenRequest(model, stream, max_tokens, include_usage, chars, openai_ask(data, chars))
 
     def auth_ok(self, headers: Any, query: Any, key: str) -> bool:
         """``Authorization: Bearer <key>``."""
@@ -121,9 +127,27 @@ class OpenAIDialect:
         """One content delta."""
         return _sse(self._chunk(reply, {"content": text}, None))
 
-    def stream_tail(self, reply: Reply, finish_reason: str, output_tokens: int) -> bytes:
+    def stream_refusal(self, reply: Reply, text: str) -> bytes:
+        """One refusal delta."""
+        return _sse(self._chunk(reply, {"refusal": text}, None))
+
+    def stream_tool_call(self, reply: Reply, call: ToolCall, piece: str, first: bool) -> bytes:
+        """A ``tool_calls`` delta: the first names the call, the others add to its arguments."""
+        entry: dict[str, Any] = {"index": 0, "function": {"arguments": piece}}
+        if first:
+            entry = {
+                "index": 0,
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": piece},
+            }
+        return _sse(self._chunk(reply, {"tool_calls": [entry]}, None))
+
+    def stream_tail(
+        self, reply: Reply, finish_reason: str, output_tokens: int, call: ToolCall | None = None
+    ) -> bytes:
         """The finish chunk, the usage chunk when asked, then ``[DONE]``."""
-        out = _sse(self._chunk(reply, {}, finish_reason))
+        out = _sse(self._chunk(reply, {}, _FINISH.get(finish_reason, finish_reason)))
         if reply.include_usage:
             usage = self._chunk(reply, {}, None)
             usage["choices"] = []
@@ -141,9 +165,23 @@ class OpenAIDialect:
         return b'data: {"id": "' + reply.id.encode() + b'", "choices": [{"delta": \n\n'
 
     def completion(
-        self, reply: Reply, text: str, finish_reason: str, output_tokens: int
+        self,
+        reply: Reply,
+        text: str,
+        finish_reason: str,
+        output_tokens: int,
+        call: ToolCall | None = None,
     ) -> dict[str, Any]:
         """A full non-streaming chat completion."""
+        refused = finish_reason == "refusal"
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if refused or call else text,
+            "refusal": text if refused else None,
+        }
+        if call is not None:
+            function = {"name": call.name, "arguments": call.arguments}
+            message["tool_calls"] = [{"id": call.id, "type": "function", "function": function}]
         return {
             "id": reply.id,
             "object": "chat.completion",
@@ -153,9 +191,9 @@ class OpenAIDialect:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "message": message,
                     "logprobs": None,
-                    "finish_reason": finish_reason,
+                    "finish_reason": _FINISH.get(finish_reason, finish_reason),
                 }
             ],
             "usage": self._usage(reply, output_tokens),

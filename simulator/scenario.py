@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from signalbox.simulator.capability import CapabilitySpec
 from signalbox.simulator.dialects import DIALECTS
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -98,6 +99,7 @@ class ModelSpec(_Strict):
     price_output_per_mtok: NonNegFloat | None = None
     errors: ErrorMix = Field(default_factory=ErrorMix)
     cycle: Cycle | None = None
+    capability: CapabilitySpec | None = None  # flawed answers by difficulty (capability.py)
 
     @property
     def upstream_model(self) -> str:

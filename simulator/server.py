@@ -19,11 +19,14 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from signalbox.simulator.answer import Answer, shape_answer
+from signalbox.simulator.ask import Ask
+from signalbox.simulator.capability import CapabilityDice, draw_flaw
 from signalbox.simulator.dialect import BadRequest, Dialect, Reply, Route
 from signalbox.simulator.dialects import DIALECTS
 from signalbox.simulator.faults import FaultError
 from signalbox.simulator.fleet import Fleet
-from signalbox.simulator.model import Plan, chunk_texts, estimate_input_tokens
+from signalbox.simulator.model import estimate_input_tokens
 from signalbox.simulator.scenario import ProviderSpec, Scenario
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,15 @@ async def _hang(request: web.Request) -> web.StreamResponse:
     return web.Response(status=499)
 
 
+def _frame(dialect: Dialect, reply: Reply, answer: Answer, i: int) -> bytes:
+    """The bytes of the answer's ``i``-th chunk: text, a refusal or a piece of a tool call."""
+    if answer.kind == "refusal":
+        return dialect.stream_refusal(reply, answer.pieces[i])
+    if answer.tool is not None:
+        return dialect.stream_tool_call(reply, answer.tool, answer.pieces[i], i == 0)
+    return dialect.stream_content(reply, answer.pieces[i])
+
+
 def _abort(request: web.Request) -> None:
     if request.transport is not None:
         request.transport.abort()
@@ -107,6 +119,7 @@ class Handlers:
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
+        self.dice = CapabilityDice(fleet.scenario.seed)
 
     def _provider(self, request: web.Request, dialect: Dialect) -> ProviderSpec | web.Response:
         name = request.match_info["provider"]
@@ -176,6 +189,10 @@ class Handlers:
                 )
             if outcome == "hang":
                 return await _hang(request)
+            ask = gen.ask or Ask(input_chars=gen.input_chars)
+            rng = self.dice.rng(provider.name, spec.model)
+            flaw = draw_flaw(spec.capability, ask, rng) if outcome == "ok" else None
+            answer = shape_answer(plan, ask, flaw, rng)
             reply = Reply(
                 id=dialect.id_prefix + uuid.uuid4().hex[:24],
                 created=int(time.time()),
@@ -188,10 +205,11 @@ class Handlers:
                 "x-simulator-ttft-ms": f"{plan.ttft_ms:.3f}",
                 "x-simulator-tps": f"{plan.tps:.3f}",
                 "x-simulator-outcome": outcome,
+                "x-simulator-flaw": flaw or "none",
             }
             if gen.stream:
-                return await self._stream(request, dialect, reply, plan, arrival, headers)
-            return await self._complete(request, dialect, reply, plan, arrival, headers)
+                return await self._stream(request, dialect, reply, answer, arrival, headers)
+            return await self._complete(request, dialect, reply, answer, arrival, headers)
         finally:
             self.fleet.end_request(provider)
 
@@ -200,17 +218,17 @@ class Handlers:
         request: web.Request,
         dialect: Dialect,
         reply: Reply,
-        plan: Plan,
+        answer: Answer,
         arrival: float,
         headers: dict[str, str],
     ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={**headers, "Cache-Control": "no-cache"})
         resp.content_type = dialect.content_type
         _nodelay(request)
+        plan = answer.plan
         try:
             await resp.prepare(request)
             await resp.write(dialect.stream_head(reply))  # flushes the headers too
-            texts = chunk_texts(plan)
             fault_at = plan.fail_after if plan.outcome in _MIDWAY else -1
             for i, due in enumerate(plan.token_times_s()):
                 await _sleep_until(arrival + due)
@@ -218,10 +236,12 @@ class Handlers:
                     if plan.outcome != "malformed_event":
                         return await self._break(request, resp, dialect, reply, plan.outcome)
                     await _send_chunk(request, resp, dialect.malformed(reply))
-                await _send_chunk(request, resp, dialect.stream_content(reply, texts[i]))
+                if frame := _frame(dialect, reply, answer, i):  # an empty chunk would end the body
+                    await _send_chunk(request, resp, frame)
             if fault_at >= len(plan.chunks) and plan.outcome != "malformed_event":
                 return await self._break(request, resp, dialect, reply, plan.outcome)
-            await resp.write(dialect.stream_tail(reply, plan.finish_reason, plan.output_tokens))
+            tail = dialect.stream_tail(reply, answer.finish_reason, plan.output_tokens, answer.tool)
+            await resp.write(tail)
             await resp.write_eof()
         except ConnectionError:
             log.debug("client of %s went away mid-stream", reply.id)
@@ -248,10 +268,11 @@ class Handlers:
         request: web.Request,
         dialect: Dialect,
         reply: Reply,
-        plan: Plan,
+        answer: Answer,
         arrival: float,
         headers: dict[str, str],
     ) -> web.StreamResponse:
+        plan = answer.plan
         times = plan.token_times_s()
         await _sleep_until(arrival + (times[-1] if times else plan.ttft_ms / 1000.0))
         if plan.outcome == "cut_stream":
@@ -262,8 +283,9 @@ class Handlers:
         if plan.outcome == "malformed_event":
             body = b'{"id": "' + reply.id.encode() + b'", "choices": [{'
             return web.Response(body=body, headers=headers, content_type="application/json")
-        text = "".join(chunk_texts(plan))
-        completion = dialect.completion(reply, text, plan.finish_reason, plan.output_tokens)
+        completion = dialect.completion(
+            reply, answer.text, answer.finish_reason, plan.output_tokens, answer.tool
+        )
         return _json(completion, headers=headers)
 
     async def truth(self, request: web.Request) -> web.Response:
