@@ -153,15 +153,27 @@ def inspect(
                 return "invalid_json", problem
         if on("invalid_tool_args"):
             for call in calls:
-                fn = call.get("function") or {}
-                args = fn.get("arguments") or "{}"  # no arguments at all is a valid empty call
-                try:
-                    parsed = orjson.loads(args)
-                except orjson.JSONDecodeError:
-                    parsed = None
-                if not isinstance(parsed, dict):
-                    return (
-                        "invalid_tool_args",
-                        f"tool call {fn.get('name')!r}: arguments are not a JSON object",
-                    )
+                problem = _tool_args_problem(call.get("function") or {}, body.get("tools"))
+                if problem:
+                    return "invalid_tool_args", problem
+    return None
+
+
+def _tool_args_problem(fn: Mapping[str, Any], tools: Any) -> str | None:
+    """Why a tool call's arguments are unusable: not a JSON object, or not matching the
+    parameters schema of the request's tool of that name; None when they are fine."""
+    name = fn.get("name")
+    args = fn.get("arguments") or "{}"  # no arguments at all is a valid empty call
+    try:
+        parsed = orjson.loads(args)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return f"tool call {name!r}: arguments are not a JSON object"
+    for tool in tools if isinstance(tools, list) else ():
+        spec = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(spec, dict) and spec.get("name") == name:
+            problem = schema_problem(parsed, spec.get("parameters"))
+            if problem:
+                return f"tool call {name!r}: arguments do not match its parameters: {problem}"
     return None

@@ -95,7 +95,8 @@ _SPECS = (
         "post",
         "invalid_tool_args",
         bool,
-        "a tool call's arguments are not a JSON object",
+        "a tool call's arguments are not a JSON object, or do not match the tool's parameters"
+        " schema",
     ),
     TriggerSpec(
         "failure",

@@ -144,6 +144,26 @@ async def test_tool_arguments_that_are_not_json_escalate(env: Env) -> None:
     assert response.headers["x-signalbox-trigger"] == "invalid_tool_args"
 
 
+async def test_tool_arguments_missing_a_required_parameter_escalate(env: Env) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"q": {"type": "string"}},
+                    "required": ["q"],
+                },
+            },
+        }
+    ]
+    env.script(answer(tool_args='{"query": "x"}'), answer(tool_args='{"q": "x"}'))
+    response = await env.post(ask("all", tools=tools))
+    assert response.headers["x-signalbox-trigger"] == "invalid_tool_args"
+    assert response.headers["x-signalbox-path"] == "small,large"
+
+
 async def test_every_provider_of_the_default_failing_falls_back_to_the_next_model(
     env: Env,
 ) -> None:
