@@ -87,6 +87,13 @@ def _failed_as(obs: Any) -> str:
     return str(obs.error_class)
 
 
+def _step_deadline_ms(app_ms: float | None, route_ms: float | None) -> float | None:
+    """A step's first-token deadline: the app's or the route's, whichever is shorter. The last
+    step has no route deadline (passed as None): a slow answer beats no answer."""
+    given = [ms for ms in (app_ms, route_ms) if ms is not None]
+    return min(given) if given else None
+
+
 def _exhausted_trigger(plan: RoutePlan, errors: list[ErrorClass]) -> str | None:
     """The failure trigger of a step whose providers all failed: ``deadline`` when the route's
     first-token deadline cut one, ``empty`` when all answered nothing, else ``failure``."""
@@ -115,10 +122,6 @@ async def run_route(
     deadline_ms = (
         route.first_token_deadline_ms if route is not None and plan.on("deadline") else None
     )
-    app_ms = rr.constraints.max_ttft_ms
-    max_ttft_ms = min(x for x in (deadline_ms, app_ms, float("inf")) if x is not None)
-    if max_ttft_ms == float("inf"):
-        max_ttft_ms = None
     post = any(plan.on(t) for t in POST_CALL)
     final: tuple[str, str] | None = None
     response: web.StreamResponse | None = None
@@ -147,7 +150,7 @@ async def run_route(
                     body,
                     decision,
                     rr.allow_fallbacks,
-                    max_ttft_ms,
+                    _step_deadline_ms(rr.constraints.max_ttft_ms, None if last else deadline_ms),
                     received_ns,
                     hold=hold,
                     headers=run.headers(),

@@ -110,7 +110,8 @@ _SPECS = (
         "failure",
         "first_token_deadline_ms",
         float,
-        "no first token within the route's first_token_deadline_ms on any provider of the model",
+        "no first token within the route's first_token_deadline_ms on any provider of the model"
+        " (the last model of the path is not held to it: a slow answer beats none)",
     ),
 )
 

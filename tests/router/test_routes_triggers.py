@@ -181,6 +181,14 @@ async def test_the_first_token_deadline_moves_to_the_next_model(env: Env) -> Non
     assert response.headers["x-signalbox-trigger"] == "deadline"
 
 
+async def test_the_route_deadline_does_not_cut_the_last_model(env: Env) -> None:
+    down = Script(status=500, content_type="application/json", writes=[(0.0, b"{}")])
+    env.script(down, answer(GOOD, pause_s=0.6))  # the route's deadline is 300 ms
+    response = await env.post(ask("all"))
+    assert _served(response) == GOOD
+    assert response.headers["x-signalbox-trigger"] == "failure"
+
+
 async def test_a_trigger_switched_off_does_not_fire(env: Env) -> None:
     env.script(answer("cut sho", finish="length"))
     response = await env.post(ask("plain"))
