@@ -170,7 +170,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def models(request: web.Request) -> web.Response:
-    """``GET /v1/models``: the canonical models, OpenAI list shape."""
+    """``GET /v1/models``: the canonical models, then the routes, OpenAI list shape."""
     live = request.app[STATE].live
     data = [
         {
@@ -181,6 +181,16 @@ async def models(request: web.Request) -> web.Response:
             "endpoints": len(live.by_model[name]),
         }
         for name in live.models()
+    ]
+    data += [  # routes are called as models too (README "Routing across models")
+        {
+            "id": route.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "signalbox-route",
+            "route": {"default": route.default, "escalate": route.escalate},
+        }
+        for route in request.app[STATE].catalog.routes
     ]
     return _json({"object": "list", "data": data})
 

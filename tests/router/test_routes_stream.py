@@ -147,3 +147,11 @@ async def test_a_models_list_naming_an_unknown_model_is_a_404(env: Env) -> None:
     assert response.json()["error"]["param"] == "models"
     bad = await env.post({**ask("small"), "models": "large"})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "models"
+
+
+async def test_routes_are_listed_as_models(env: Env) -> None:
+    client = openai.AsyncOpenAI(base_url=env.router.url + "/v1", api_key="x", max_retries=0)
+    ids = [m.id async for m in client.models.list()]
+    await client.close()
+    assert set(ids[:3]) == {"large", "small", "tiny"}
+    assert {"all", "plain", "fit", "tight", "nobuf"} <= set(ids[3:])
