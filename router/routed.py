@@ -230,10 +230,12 @@ def _log(
     final: tuple[str, str] | None,
     response: web.StreamResponse | None,
 ) -> None:
-    """Count and record the routed request (never raises into the request)."""
+    """Count and record the routed request."""
     plan = run.plan
     served = final is not None and response is not None and response.status == 200
-    outcome = "failed" if not served else ("escalated" if run.escalations else "ok")
+    # a stream that broke after its first byte was served in part: it failed all the same
+    whole = served and bool(run.attempts) and run.attempts[-1]["outcome"] == "ok"
+    outcome = "failed" if not whole else ("escalated" if run.escalations else "ok")
     metrics = state.metrics
     metrics.route_requests[(plan.name, ",".join(run.tried), outcome)] += 1
     for e in run.escalations:

@@ -201,6 +201,24 @@ async def test_route_decisions_spilled_while_the_store_is_down_replay_after_a_re
     engine.dispose()
 
 
+async def test_a_stream_broken_after_its_first_byte_is_recorded_as_failed(env: Env) -> None:
+    from tests.probe.scripted_server import openai_chunk
+
+    cut = Script(
+        writes=[(0.0, openai_chunk(role="assistant")), (0.0, openai_chunk("part"))], abort=True
+    )
+    env.script(cut)
+    async with env.http.stream(
+        "POST", "/v1/chat/completions", json={**ask("nobuf"), "stream": True}
+    ) as response:
+        await response.aread()
+    await _flush(env)
+    row = _rows(env)[-1]
+    assert row["route"] == "nobuf" and row["outcome"] == "failed"
+    assert row["final_model"] == "small" and row["ttft_ms"] is not None
+    assert [a["outcome"] for a in _json(row["attempts"])] == ["stream_broken"]
+
+
 async def test_each_step_counts_as_traffic_in_its_providers_statistics(env: Env) -> None:
     live = env.router.state.live
     before = live.full_snapshot("pl/large").samples
