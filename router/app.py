@@ -162,7 +162,7 @@ async def _lifecycle(
     worker: int | None,
 ) -> AsyncIterator[None]:
     from signalbox.db import make_engine
-    from signalbox.writer import ObservationWriter
+    from signalbox.writer import ObservationWriter, RouteDecisionWriter
 
     state = app[STATE]
     live = state.live
@@ -177,6 +177,9 @@ async def _lifecycle(
     spill = settings.data_dir / f"router-{settings.router_port}{suffix}-spill.jsonl"
     state.writer = ObservationWriter(engine, spill_path=spill)
     await state.writer.start()
+    routes_spill = settings.data_dir / f"router-{settings.router_port}{suffix}-routes-spill.jsonl"
+    state.route_log = RouteDecisionWriter(engine, spill_path=routes_spill, max_buffer=10_000)
+    await state.route_log.start()
     state.decisions.engine = engine
     await state.decisions.start()
     probe = state.catalog.probe
@@ -218,6 +221,7 @@ async def _lifecycle(
         await state.follower.close()
         await state.decisions.close()
         await state.writer.close()
+        await state.route_log.close()
         if own_engine:
             engine.dispose()
 

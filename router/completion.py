@@ -29,7 +29,14 @@ class CompletionBuilder:
             index = c.get("index", 0)
             slot = self.choices.setdefault(
                 index,
-                {"content": [], "reasoning": [], "tools": {}, "finish": None, "role": "assistant"},
+                {
+                    "content": [],
+                    "reasoning": [],
+                    "refusal": [],
+                    "tools": {},
+                    "finish": None,
+                    "role": "assistant",
+                },
             )
             delta = c.get("delta") or {}
             if delta.get("content"):
@@ -37,6 +44,8 @@ class CompletionBuilder:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
                 slot["reasoning"].append(reasoning)
+            if delta.get("refusal"):  # OpenAI's structured refusal, kept for the app and routes
+                slot["refusal"].append(delta["refusal"])
             for tc in delta.get("tool_calls") or ():
                 call = slot["tools"].setdefault(
                     tc.get("index", 0),
@@ -63,6 +72,8 @@ class CompletionBuilder:
             message: dict[str, Any] = {"role": "assistant", "content": content}
             if slot["reasoning"]:
                 message["reasoning_content"] = "".join(slot["reasoning"])
+            if slot["refusal"]:
+                message["refusal"] = "".join(slot["refusal"])
             if slot["tools"]:
                 message["tool_calls"] = [slot["tools"][i] for i in sorted(slot["tools"])]
             choices.append(

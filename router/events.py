@@ -29,6 +29,7 @@ class Marks:
     load_level: int = 0  # this router's requests in flight to the endpoint when it started
     connect_start_ns: int = 0
     connect_ns: int = 0  # TCP (+TLS) set-up when the pool had no open connection, else 0
+    observation: Observation | None = None  # the attempt as measured, once it ended
 
 
 class AttemptFailed(Exception):

@@ -10,10 +10,12 @@ import orjson
 from aiohttp import web
 
 from signalbox.router.errors import ApiError, error_response
+from signalbox.router.escalate import plan_for
 from signalbox.router.fallback import ProvidersExhausted, UpstreamClientError
 from signalbox.router.fields import echo
 from signalbox.router.openapi import OPENAPI
 from signalbox.router.params import RouteRequest, chat_request, route_query
+from signalbox.router.routed import run_route
 from signalbox.router.state import STATE, RankEntry, RouterState
 from signalbox.routing.objectives import DEFAULT_OBJECTIVE
 from signalbox.routing.scoring import RequestShape
@@ -144,6 +146,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     except orjson.JSONDecodeError:
         raise ApiError(400, "the request body is not valid JSON", "invalid_json") from None
     rr = chat_request(body)
+    plan = plan_for(state.catalog, body, rr.model)
+    if plan is not None:  # a route, or a models list: routing across models
+        return await run_route(state, decide, request, body, rr, plan, received_ns)
     decision, _ = decide(state, rr, allow_trial=True)
     max_ttft_ms = rr.constraints.max_ttft_ms
     try:
@@ -165,7 +170,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def models(request: web.Request) -> web.Response:
-    """``GET /v1/models``: the canonical models, OpenAI list shape."""
+    """``GET /v1/models``: the canonical models, then the routes, OpenAI list shape."""
     live = request.app[STATE].live
     data = [
         {
@@ -176,6 +181,16 @@ async def models(request: web.Request) -> web.Response:
             "endpoints": len(live.by_model[name]),
         }
         for name in live.models()
+    ]
+    data += [  # routes are called as models too (README "Routing across models")
+        {
+            "id": route.name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "signalbox-route",
+            "route": {"default": route.default, "escalate": route.escalate},
+        }
+        for route in request.app[STATE].catalog.routes
     ]
     return _json({"object": "list", "data": data})
 

@@ -35,7 +35,14 @@ class Metrics:
     process counts its own and labels every series with ``worker``, so series from different
     processes never look like one counter that went backwards."""
 
-    COUNTERS = ("requests", "decisions", "upstream_errors", "fallbacks")
+    COUNTERS = (
+        "requests",
+        "decisions",
+        "upstream_errors",
+        "fallbacks",
+        "route_requests",
+        "route_escalations",
+    )
 
     def __init__(self, worker: int | None = None) -> None:
         self.worker = worker
@@ -44,6 +51,8 @@ class Metrics:
         self.decisions: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.upstream_errors: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.fallbacks: defaultdict[tuple[str], int] = defaultdict(int)
+        self.route_requests: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+        self.route_escalations: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.added_buckets = [0] * len(ADDED_LATENCY_BUCKETS_S)
         self.added_sum = 0.0
         self.added_count = 0
@@ -73,7 +82,7 @@ class Metrics:
         metrics = cls(data["worker"])
         for name in cls.COUNTERS:
             target = getattr(metrics, name)
-            for *key, value in data[name]:
+            for *key, value in data.get(name, ()):  # a worker of an older version has fewer
                 target[tuple(key)] = int(value)
         if len(data["added_buckets"]) == len(ADDED_LATENCY_BUCKETS_S):
             metrics.added_buckets = [int(v) for v in data["added_buckets"]]
@@ -121,6 +130,19 @@ def render_all(parts: list[tuple[Metrics, dict[str, float]]]) -> str:
         "Requests served by a later endpoint after a failed attempt.",
         ("model",),
         "fallbacks",
+    )
+    counter(
+        "signalbox_route_requests_total",
+        "Routed requests (a catalog route or a request's models list) by route, the models"
+        " called in order and the outcome (ok, escalated, failed).",
+        ("route", "path", "outcome"),
+        "route_requests",
+    )
+    counter(
+        "signalbox_route_escalations_total",
+        "Moves of a routed request to the next model, by route and trigger.",
+        ("route", "trigger"),
+        "route_escalations",
     )
     name = "signalbox_router_added_latency_seconds"
     out.append(f"# HELP {name} First-token latency added by the router on proxied streams.")

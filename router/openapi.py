@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from signalbox.protocols import PROTOCOLS
+from signalbox.router.escalate import MAX_REQUEST_MODELS, REQUEST_ROUTE, TIER_HEADER
 from signalbox.router.fields import (
     FUNCTION_NAME_PATTERN,
     MAX_STOP,
@@ -12,6 +13,7 @@ from signalbox.router.fields import (
     TOOL_CHOICES,
 )
 from signalbox.routing.objectives import OBJECTIVES, describe_objectives
+from signalbox.routing.triggers import describe as describe_triggers
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -84,6 +86,28 @@ _MODEL = {
     "minLength": 1,
     "pattern": rf"^[A-Za-z0-9_.:/-]+(@({'|'.join(OBJECTIVES)}))?$",
 }
+
+_ROUTE_HEADERS = {
+    "x-signalbox-route": {
+        "description": f"a routed request's route: the catalog route called, or {REQUEST_ROUTE}"
+        " for a models list (absent on plain requests)",
+        "schema": {"type": "string"},
+    },
+    "x-signalbox-path": {
+        "description": "the models called, in order, comma-separated (routed requests)",
+        "schema": {"type": "string"},
+    },
+    "x-signalbox-trigger": {
+        "description": "the trigger that first moved the request to another model, or none:\n"
+        + describe_triggers(),
+        "schema": {"type": "string"},
+    },
+}
+_MODEL_DESCRIPTION = (
+    "a canonical model of the catalog, or a route of its [[route]] section (GET /v1/models lists"
+    " the models; a route runs its default model and escalates on its triggers, each step to"
+    " that model's best provider), optionally @objective"
+)
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -195,7 +219,17 @@ OPENAPI: dict[str, Any] = {
                 "description": "OpenAI's chat-completion request; the fields below are checked "
                 "for type and range (a 400 names the field), others pass through to the provider.",
                 "properties": {
-                    "model": {**_MODEL, "description": "canonical model, optionally @objective"},
+                    "model": {**_MODEL, "description": _MODEL_DESCRIPTION},
+                    "models": {
+                        "nullable": True,
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_REQUEST_MODELS,
+                        "items": {"type": "string", "minLength": 1},
+                        "description": "OpenRouter-style model fallback: model first, then these"
+                        " in order, each tried when every provider of the one before failed"
+                        f" (route {REQUEST_ROUTE}); each must be a catalog model",
+                    },
                     "messages": {
                         "type": "array",
                         "minItems": 1,
@@ -396,6 +430,16 @@ OPENAPI: dict[str, Any] = {
         "/v1/chat/completions": {
             "post": {
                 "summary": "OpenAI-compatible chat completions through the best endpoint",
+                "parameters": [
+                    {
+                        "name": TIER_HEADER,
+                        "in": "header",
+                        "required": False,
+                        "description": "high: a route with the hint trigger starts at its first"
+                        " escalation model (as metadata.tier = high does)",
+                        "schema": {"type": "string"},
+                    }
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -408,6 +452,7 @@ OPENAPI: dict[str, Any] = {
                         "headers": {
                             "x-signalbox-provider": {"schema": {"type": "string"}},
                             "x-signalbox-attempts": {"schema": {"type": "string"}},
+                            **_ROUTE_HEADERS,
                         },
                         "content": {
                             "application/json": {"schema": {"type": "object"}},
@@ -420,7 +465,13 @@ OPENAPI: dict[str, Any] = {
                     "413": _err("request body too large"),
                     "415": _err("the body is not sent as application/json"),
                     "422": _err("the upstream refused the request itself"),
-                    "502": _err("every upstream attempt failed"),
+                    "502": {
+                        **_err("every upstream attempt failed (of every model, for a route)"),
+                        "headers": {
+                            "x-signalbox-attempts": {"schema": {"type": "string"}},
+                            **_ROUTE_HEADERS,
+                        },
+                    },
                     "503": _err("no endpoint qualifies"),
                 },
             }

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -67,6 +68,29 @@ def upstream_tracing() -> aiohttp.TraceConfig:
     return trace
 
 
+@dataclass(frozen=True, slots=True)
+class HeldAnswer:
+    """A whole answer read but not sent: the completion, for a streaming request the OpenAI
+    stream bytes to relay as they came, and the response headers."""
+
+    completion: dict[str, Any]
+    sse: bytes | None
+    provider: str
+    headers: dict[str, str]
+
+
+class _Relay:
+    """What one attempt does with the answer: hand it back unsent (``hold``), keeping the stream
+    bytes too (``keep``), and the headers a routed request adds."""
+
+    __slots__ = ("headers", "hold", "keep")
+
+    def __init__(self, hold: bool, keep: bool, headers: Mapping[str, str] | None) -> None:
+        self.hold = hold
+        self.keep = keep
+        self.headers = dict(headers or {})
+
+
 class Forwarder:
     """Owns the upstream session; one per app."""
 
@@ -94,8 +118,16 @@ class Forwarder:
         allow_fallbacks: bool,
         max_ttft_ms: float | None,
         received_ns: int,
-    ) -> web.StreamResponse:
-        """Try the ranking in order; the response (streamed or whole) of the first that works."""
+        *,
+        hold: bool = False,
+        headers: Mapping[str, str] | None = None,
+        trace: list[tuple[str, Marks]] | None = None,
+    ) -> web.StreamResponse | HeldAnswer:
+        """Try the ranking in order; the response (streamed or whole) of the first that works.
+
+        A routed request (``signalbox.router.routed``) adds its ``headers``, collects each
+        attempt's ``Marks`` in ``trace`` (their observation included), and with ``hold`` gets the
+        whole answer back unsent, to inspect it before the app sees a byte."""
         stream = bool(body.get("stream"))
         options = body.get("stream_options")
         include_usage = bool(stream and isinstance(options, dict) and options.get("include_usage"))
@@ -120,17 +152,30 @@ class Forwarder:
                 # the app's request, not the provider, is at fault: another API may take it
                 untranslatable.append(f"{info.provider}: {exc}")
                 continue
-            builder = None if stream else CompletionBuilder(decision.model)
+            builder = CompletionBuilder(decision.model) if hold or not stream else None
             reader = wire.reader(
                 info.ref.model,
                 include_usage=include_usage or not stream,
                 sink=builder.add if builder is not None else None,
             )
             marks = Marks()
+            if trace is not None:
+                trace.append((info.provider, marks))
             marks.load_level = self.live.begin(info.key)
+            relay = _Relay(hold, hold and stream, headers)
             try:
                 response = await self._attempt(
-                    request, info, wire, payload, reader, builder, marks, deadline, n, received_ns
+                    request,
+                    info,
+                    wire,
+                    payload,
+                    reader,
+                    builder,
+                    marks,
+                    deadline,
+                    n,
+                    received_ns,
+                    relay,
                 )
             except AttemptFailed as exc:
                 errors.append(AttemptError(info.provider, exc.error_class, exc.status, exc.message))
@@ -161,7 +206,8 @@ class Forwarder:
         deadline_s: float,
         attempt: int,
         received_ns: int,
-    ) -> web.StreamResponse:
+        relay: _Relay,
+    ) -> web.StreamResponse | HeldAnswer:
         provider = info.ref.provider
         url = wire.url(provider.base_url, info.ref.spec.upstream_model, stream=True)
         headers = wire.headers(self.keys.get(provider.name))
@@ -188,7 +234,9 @@ class Forwarder:
                     cm.reschedule(None)
                     if builder is not None:  # a plain completion: read to the end first
                         while chunk := await content.readany():
-                            fold(marks, reader, parser.feed(chunk), perf_ns())
+                            out = fold(marks, reader, parser.feed(chunk), perf_ns())
+                            if relay.keep and out:
+                                held.append(out)
                         if not (reader.done or reader.finished):
                             raise AttemptFailed(
                                 ErrorClass.TRUNCATED, "stream ended without a finish reason"
@@ -216,10 +264,17 @@ class Forwarder:
             if upstream is not None:
                 upstream.close()
             raise
-        headers_out = {"x-signalbox-provider": info.provider, "x-signalbox-attempts": str(attempt)}
+        headers_out = {
+            **relay.headers,
+            "x-signalbox-provider": info.provider,
+            "x-signalbox-attempts": str(attempt),
+        }
         if builder is not None:
             upstream.release()
             self._record(info, wall, marks, reader, None, perf_ns())
+            if relay.hold:
+                sse = b"".join(held) if relay.keep else None
+                return HeldAnswer(builder.result(), sse, info.provider, headers_out)
             return web.Response(
                 body=orjson.dumps(builder.result()),
                 content_type="application/json",
@@ -322,7 +377,7 @@ class Forwarder:
     ) -> None:
         marks.input_tokens, marks.output_tokens = reader.input_tokens, reader.output_tokens
         endpoint_id = self.live.ids.get(info.key, 0)
-        obs = observation(info, endpoint_id, wall, marks, error, end_ns)
+        obs = marks.observation = observation(info, endpoint_id, wall, marks, error, end_ns)
         if obs.ok:
             self.live.observe_load(info.key, marks.load_level, wall, obs.ttft_ms, obs.tps)
         self.on_observation(info, obs, marks.load_level)

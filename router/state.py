@@ -15,7 +15,7 @@ from signalbox.router.metrics import Metrics, SharedMetrics
 from signalbox.router.params import RouteRequest
 from signalbox.router.proxy import Forwarder
 from signalbox.routing.select import Decision, Ranking
-from signalbox.writer import ObservationWriter
+from signalbox.writer import ObservationWriter, RouteDecisionWriter
 
 
 @dataclass
@@ -32,6 +32,7 @@ class RouterState:
     forwarder: Forwarder = field(init=False)
     follower: StoreFollower | None = None
     writer: ObservationWriter | None = None
+    route_log: RouteDecisionWriter | None = None  # one record per routed request
     sync_problem: str | None = None
     shared_metrics: SharedMetrics | None = None  # a multi-worker router's other workers' counts
     rank_cache: dict[tuple, RankEntry] = field(default_factory=dict)

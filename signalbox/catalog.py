@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from signalbox.alerts.rules import ALERT_KINDS
 from signalbox.protocols import PROTOCOLS
+from signalbox.routes import Route, route_problems
 from signalbox.routing.objectives import OBJECTIVES
 
 
@@ -81,10 +82,13 @@ class EndpointSpec(_Strict):
 
 
 class Model(_Strict):
-    """A canonical model name that apps use, and its equivalent endpoints."""
+    """A canonical model name that apps use, and its equivalent endpoints. ``context_window``
+    (tokens, prompt plus output) and ``supports_tools`` are what routes' pre-call triggers read."""
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:/-]+$")]
     endpoints: list[EndpointSpec] = Field(default_factory=list, alias="endpoint")
+    context_window: Annotated[int, Field(ge=1)] | None = None
+    supports_tools: StrictBool = True
 
 
 class ProbeShape(_Strict):
@@ -234,6 +238,14 @@ class Catalog(_Strict):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     alerts: list[AlertRule] = Field(default_factory=list, alias="alert")
     webhooks: list[Webhook] = Field(default_factory=list, alias="webhook")
+    routes: list[Route] = Field(default_factory=list, alias="route")
+
+    def route(self, name: str) -> Route | None:
+        """The route of that name, or None."""
+        for route in self.routes:
+            if route.name == name:
+                return route
+        return None
 
     def provider(self, name: str) -> Provider:
         """The provider of that name (KeyError when unknown)."""
@@ -327,6 +339,7 @@ def _cross_check(catalog: Catalog) -> list[str]:
         problems.append(
             "routing.breaker.cooldown_s: must not exceed routing.breaker.max_cooldown_s"
         )
+    problems += route_problems(catalog.routes, [m.name for m in catalog.models])
     return problems
 
 

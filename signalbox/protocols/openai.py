@@ -84,7 +84,8 @@ class OpenAIReader:
                 delta = choice.get("delta")
                 if not isinstance(delta, dict):
                     continue
-                if delta.get("content") or delta.get("tool_calls"):
+                # a refusal (OpenAI's structured-output field) is the answer, not an empty one
+                if delta.get("content") or delta.get("tool_calls") or delta.get("refusal"):
                     kind = Content.ANSWER
                 elif kind is Content.NONE and (
                     delta.get("reasoning_content") or delta.get("reasoning")
