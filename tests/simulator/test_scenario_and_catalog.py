@@ -19,7 +19,9 @@ def test_builtin_scenarios_include_the_promised_ones() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["demo", "drift", "outages", "degrade", "saturate", "fast"])
+@pytest.mark.parametrize(
+    "name", ["demo", "drift", "outages", "degrade", "saturate", "fast", "routes"]
+)
 def test_every_builtin_scenario_gives_a_valid_catalog(name: str) -> None:
     scenario = load_scenario(name)
     catalog = parse_catalog(catalog_toml(scenario, "http://127.0.0.1:8701"))
