@@ -48,7 +48,12 @@ ROUTE_TOML = f"""
 name = "{ROUTE}"
 default = "small"
 escalate = ["large"]
-triggers = ["invalid_json", "finish_length", "empty", "refusal", "failure"]
+[route.triggers]
+invalid_json = true
+finish_length = true
+empty = true
+refusal = true
+failure = true
 """
 ARMS = {"small": "small", "large": "large", "route": ROUTE}
 SCHEMA = {
@@ -229,6 +234,29 @@ def attempt_costs(db_url: str, since: datetime, until: datetime) -> tuple[float,
     return float(total), int(attempts), int(unpriced or 0)
 
 
+def route_record(db_url: str, since: datetime, until: datetime) -> dict[str, Any]:
+    """What the router recorded for the route's requests: decisions by trigger and their cost
+    (a cross-check of the per-attempt sum)."""
+    from sqlalchemy import create_engine, func, select
+
+    from signalbox.schema import RouteDecision
+
+    engine = create_engine(db_url)
+    window = (RouteDecision.ts >= since, RouteDecision.ts <= until, RouteDecision.route == ROUTE)
+    with engine.connect() as conn:
+        by_trigger = conn.execute(
+            select(RouteDecision.trigger, func.count())
+            .where(*window)
+            .group_by(RouteDecision.trigger)
+        ).all()
+        cost = conn.execute(select(func.sum(RouteDecision.cost_usd)).where(*window)).scalar()
+    engine.dispose()
+    return {
+        "decisions_by_trigger": {str(t or "none"): int(n) for t, n in by_trigger},
+        "decisions_cost_usd": float(cost or 0.0),
+    }
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
@@ -239,7 +267,7 @@ def summarise(outcomes: list[Outcome], cost_usd: float, attempts: int) -> dict[s
     n = len(outcomes)
     ok = sum(o.ok for o in outcomes)
     latencies = [o.latency_ms for o in outcomes]
-    escalated = sum(1 for o in outcomes if o.trigger)
+    escalated = sum(1 for o in outcomes if o.trigger not in (None, "none"))
     hard = [o for o in outcomes if o.hard]
     return {
         "requests": n,
@@ -374,6 +402,8 @@ def main() -> int:
                 cost, attempts, unpriced = attempt_costs(db_url, since, until)
                 arms[arm] = summarise(outcomes, cost, attempts)
                 arms[arm]["unpriced_attempts"] = unpriced
+                if arm == "route":
+                    arms[arm] |= route_record(db_url, since, until)
                 print(
                     f"{arm}: success {arms[arm]['success_rate']:.1%}, "
                     f"cost/success {arms[arm]['cost_per_success_usd']}, "
