@@ -41,8 +41,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.routes.report import ROUTE, Outcome, summarise, table, verdict  # noqa: E402
+
 SCENARIO = "routes"
-ROUTE = "support"
 ROUTE_TOML = f"""
 [[route]]
 name = "{ROUTE}"
@@ -149,16 +150,6 @@ def valid_answer(content: Any) -> bool:
     return isinstance(value, dict) and all(k in value for k in SCHEMA["required"])
 
 
-@dataclass
-class Outcome:
-    ok: bool
-    latency_ms: float
-    status: int
-    path: str | None
-    trigger: str | None
-    hard: bool
-
-
 async def _send(session: Any, url: str, model: str, ask: Ask, stream: bool) -> Outcome:
     body: dict[str, Any] = {
         "model": model,
@@ -257,72 +248,6 @@ def route_record(db_url: str, since: datetime, until: datetime) -> dict[str, Any
     }
 
 
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
-
-
-def summarise(outcomes: list[Outcome], cost_usd: float, attempts: int) -> dict[str, Any]:
-    """The arm's figures."""
-    n = len(outcomes)
-    ok = sum(o.ok for o in outcomes)
-    latencies = [o.latency_ms for o in outcomes]
-    escalated = sum(1 for o in outcomes if o.trigger not in (None, "none"))
-    hard = [o for o in outcomes if o.hard]
-    return {
-        "requests": n,
-        "successes": ok,
-        "success_rate": ok / n if n else float("nan"),
-        "success_rate_hard": sum(o.ok for o in hard) / len(hard) if hard else None,
-        "cost_usd": cost_usd,
-        "cost_per_success_usd": cost_usd / ok if ok else None,
-        "upstream_attempts": attempts,
-        "escalation_rate": escalated / n if n else None,
-        "latency_p50_ms": quantile(latencies, 0.5),
-        "latency_p99_ms": quantile(latencies, 0.99),
-        "statuses": {
-            str(s): sum(o.status == s for o in outcomes) for s in {o.status for o in outcomes}
-        },
-    }
-
-
-def verdict(arms: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The target: route success within 1 point of always-large at <= 40 % of its cost."""
-    route, large = arms.get("route"), arms.get("large")
-    if not route or not large or not route["successes"] or not large["cost_per_success_usd"]:
-        return None
-    gap = large["success_rate"] - route["success_rate"]
-    share = route["cost_per_success_usd"] / large["cost_per_success_usd"]
-    return {
-        "success_gap_points": round(100 * gap, 2),
-        "cost_share_of_large": round(share, 4),
-        "met": gap <= 0.01 and share <= 0.40,
-    }
-
-
-def table(arms: dict[str, dict[str, Any]]) -> str:
-    """The markdown table for the README."""
-    lines = [
-        "| arm | success | hard success | cost per 1k successes | escalated | p50 | p99 |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    names = {"small": "always small", "large": "always large", "route": f"route `{ROUTE}`"}
-    for arm, s in arms.items():
-        cost = s["cost_per_success_usd"]
-        hard = s["success_rate_hard"]
-        esc = s["escalation_rate"] if arm == "route" else None
-        lines.append(
-            f"| {names[arm]} | {s['success_rate']:.1%} | "
-            + (f"{hard:.1%}" if hard is not None else "-")
-            + " | "
-            + (f"${cost * 1000:.3f}" if cost else "-")
-            + " | "
-            + (f"{esc:.1%}" if esc is not None else "-")
-            + f" | {s['latency_p50_ms']:.0f} ms | {s['latency_p99_ms']:.0f} ms |"
-        )
-    return "\n".join(lines)
-
-
 def commit() -> str:
     try:
         head = subprocess.run(
@@ -352,9 +277,53 @@ def wait_http(url: str, deadline_s: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not answer within {deadline_s:g} s")
 
 
+def fresh_arm(arm: str, asks: list[Ask], seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One arm on its own simulator (seeded: every arm meets the same capability draws) and
+    router (its own store): outcomes, attempts' cost and, for the route, its decisions."""
+    import uvloop
+
+    ctx = mp.get_context("spawn")
+    sim_port, router_port = free_port(), free_port()
+    sim_url, router_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{router_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        db_url = f"sqlite:///{tmp}/bench.db"
+        catalog, _ = catalog_text(sim_url)
+        sim = ctx.Process(target=serve_simulator, args=(sim_port, seed), daemon=True)
+        router = ctx.Process(
+            target=serve_router, args=(router_port, catalog, db_url, tmp), daemon=True
+        )
+        sim.start()
+        try:
+            wait_http(sim_url + "/truth")
+            router.start()
+            wait_http(router_url + "/healthz")
+            since = datetime.now(UTC)
+            outcomes = uvloop.run(
+                run_arm(router_url, ARMS[arm], asks, args.concurrency, args.stream)
+            )
+            until = datetime.now(UTC)
+            time.sleep(2.0)  # the router's writers flush every 0.5 s
+            cost, attempts, unpriced = attempt_costs(db_url, since, until)
+            out: dict[str, Any] = {
+                "outcomes": outcomes,
+                "cost_usd": cost,
+                "attempts": attempts,
+                "unpriced": unpriced,
+            }
+            if arm == "route":
+                out |= route_record(db_url, since, until)
+            return out
+        finally:
+            router.terminate()
+            sim.terminate()
+            router.join(10)
+            sim.join(10)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=500, help="per arm and run")
+    parser.add_argument("--runs", type=int, default=3, help="seeds seed..seed+runs-1, pooled")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--hard", type=float, default=0.2, help="share of hard requests")
     parser.add_argument("--seed", type=int, default=18)
@@ -362,60 +331,51 @@ def main() -> int:
     parser.add_argument("--stream", action="store_true", help="stream (the route buffers)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
-    import uvloop
 
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()]
     if unknown := [a for a in chosen if a not in ARMS]:
         print(f"bench_routes: unknown arm(s) {', '.join(unknown)}; one of {', '.join(ARMS)}")
         return 2
-    asks = workload(args.requests, args.hard, args.seed)
-    ctx = mp.get_context("spawn")
-    sim_port, router_port = free_port(), free_port()
-    sim_url, router_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{router_port}"
+    _, no_route = catalog_text("http://127.0.0.1:9")
+    if no_route and "route" in chosen:
+        print(f"route arm skipped: this build's catalog refuses the route ({no_route})")
+        chosen.remove("route")
     load_before = os.getloadavg()
-    arms: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        db_url = f"sqlite:///{tmp}/bench.db"
-        catalog, no_route = catalog_text(sim_url)
-        if no_route and "route" in chosen:
-            print(f"route arm skipped: this build's catalog refuses the route ({no_route})")
-            chosen.remove("route")
-        sim = ctx.Process(target=serve_simulator, args=(sim_port, args.seed), daemon=True)
-        sim.start()
-        router = ctx.Process(
-            target=serve_router, args=(router_port, catalog, db_url, tmp), daemon=True
-        )
-        try:
-            wait_http(sim_url + "/truth")
-            router.start()
-            wait_http(router_url + "/healthz")
-            uvloop.run(run_arm(router_url, "small", asks[:8], 4, args.stream))  # warm-up
-            uvloop.run(run_arm(router_url, "large", asks[:8], 4, args.stream))
-            time.sleep(1.5)
-            for arm in chosen:
-                since = datetime.now(UTC)
-                outcomes = uvloop.run(
-                    run_arm(router_url, ARMS[arm], asks, args.concurrency, args.stream)
-                )
-                until = datetime.now(UTC)
-                time.sleep(2.0)  # the router's writer flushes every 0.5 s
-                cost, attempts, unpriced = attempt_costs(db_url, since, until)
-                arms[arm] = summarise(outcomes, cost, attempts)
-                arms[arm]["unpriced_attempts"] = unpriced
-                if arm == "route":
-                    arms[arm] |= route_record(db_url, since, until)
-                print(
-                    f"{arm}: success {arms[arm]['success_rate']:.1%}, "
-                    f"cost/success {arms[arm]['cost_per_success_usd']}, "
-                    f"p50 {arms[arm]['latency_p50_ms']:.0f} ms, statuses {arms[arm]['statuses']}",
-                    flush=True,
-                )
-                time.sleep(1.0)
-        finally:
-            router.terminate()
-            sim.terminate()
-            router.join(10)
-            sim.join(10)
+    pooled: dict[str, dict[str, Any]] = {
+        a: {"outcomes": [], "cost_usd": 0.0, "attempts": 0, "unpriced": 0} for a in chosen
+    }
+    runs: list[dict[str, Any]] = []
+    for run in range(args.runs):
+        seed = args.seed + run
+        asks = workload(args.requests, args.hard, seed)
+        figures: dict[str, dict[str, Any]] = {}
+        for arm in chosen:
+            got = fresh_arm(arm, asks, seed, args)
+            extra = {k: v for k, v in got.items() if k.startswith("decisions")}
+            figures[arm] = summarise(got["outcomes"], got["cost_usd"], got["attempts"]) | extra
+            for key in ("outcomes", "cost_usd", "attempts", "unpriced"):
+                pooled[arm][key] += got[key]
+            for key, value in extra.items():
+                if key == "decisions_by_trigger":
+                    counts = pooled[arm].setdefault(key, {})
+                    for trigger, n in value.items():
+                        counts[trigger] = counts.get(trigger, 0) + n
+                else:
+                    pooled[arm][key] = pooled[arm].get(key, 0.0) + value
+            f = figures[arm]
+            print(
+                f"run {run + 1} seed {seed} {arm}: success {f['success_rate']:.1%}, "
+                f"cost/success {f['cost_per_success_usd']}, p50 {f['latency_p50_ms']:.0f} ms, "
+                f"statuses {f['statuses']}",
+                flush=True,
+            )
+        runs.append({"seed": seed, "arms": figures, "target": verdict(figures)})
+    arms = {
+        arm: summarise(p["outcomes"], p["cost_usd"], p["attempts"])
+        | {"unpriced_attempts": p["unpriced"]}
+        | {k: v for k, v in p.items() if k.startswith("decisions")}
+        for arm, p in pooled.items()
+    }
     result = {
         "bench": "routes",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -426,22 +386,25 @@ def main() -> int:
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         },
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "workload": {"hard": sum(a.hard for a in asks), "easy": sum(not a.hard for a in asks)},
         "route_skipped": no_route,
-        "arms": arms,
-        "target": verdict(arms),
+        "pooled": {"arms": arms, "target": verdict(arms)},
+        "runs": runs,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"routes-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print()
+    print(f"\n{args.runs} run(s) x {args.requests} requests per arm, pooled:\n")
     print(table(arms))
-    if result["target"] is not None:
-        t = result["target"]
+    target = result["pooled"]["target"]
+    if target is not None:
+        per_run = ", ".join(
+            f"{r['target']['cost_share_of_large']:.1%}" for r in runs if r["target"] is not None
+        )
         print(
             f"\ntarget (success within 1 point of always-large at <= 40 % of its cost per "
-            f"success): gap {t['success_gap_points']:+.2f} points, cost {t['cost_share_of_large']:.1%}"
-            f" of always-large: {'met' if t['met'] else 'NOT met'}"
+            f"success): gap {target['success_gap_points']:+.2f} points, cost "
+            f"{target['cost_share_of_large']:.1%} of always-large (runs: {per_run}): "
+            f"{'met' if target['met'] else 'NOT met'}"
         )
     print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return 0

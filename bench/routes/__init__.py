@@ -1,0 +1,1 @@
+"""Support for bench/bench_routes.py (routing across models, issue #18)."""
