@@ -49,6 +49,7 @@ ROUTE_TOML = f"""
 name = "{ROUTE}"
 default = "small"
 escalate = ["large"]
+buffer_for_validation = true  # --stream: hold each stream until its answer validates
 [route.triggers]
 invalid_json = true
 finish_length = true
