@@ -39,6 +39,15 @@ DEFAULT_RULES: tuple[AlertRule, ...] = (
         min_samples=0.0,
         severity="critical",
     ),
+    AlertRule(  # the expensive path must not quietly become the default (issue #18)
+        name="route_escalation",
+        kind="route_escalation_rate",
+        threshold=0.5,  # half of a route's requests escalate
+        for_s=900.0,
+        min_samples=20.0,
+        half_life_s=900.0,
+        severity="warning",
+    ),
 )
 
 

@@ -112,7 +112,13 @@ def test_endpoint_never_watched_raises_no_data_alert() -> None:
 def test_defaults_apply_only_when_the_catalog_names_no_rule() -> None:
     assert rules_for(parse_catalog("")) == DEFAULT_RULES
     kinds = {r.kind for r in DEFAULT_RULES}
-    assert kinds == {"error_rate", "ttft_baseline", "tps_baseline", "no_data"}
+    assert kinds == {
+        "error_rate",
+        "ttft_baseline",
+        "tps_baseline",
+        "no_data",
+        "route_escalation_rate",
+    }
     own = parse_catalog('[[alert]]\nname = "x"\nkind = "no_data"\nthreshold = 5\n')
     assert [r.name for r in rules_for(own)] == ["x"]
 
