@@ -22,7 +22,15 @@ from signalbox.alerts.rules import ALERT_KINDS, ROUTE, Condition, RuleInput, eva
 from signalbox.catalog import AlertRule, Catalog
 from signalbox.cli.alerts import query_alerts, render
 from signalbox.schema import Alert, RouteDecision
-from tests.alerts.fleet import T0, FakeClock, Receiver, fleet_catalog, sync, webhook_toml
+from tests.alerts.fleet import (
+    OUTAGE_RULE,
+    T0,
+    FakeClock,
+    Receiver,
+    fleet_catalog,
+    sync,
+    webhook_toml,
+)
 
 STEP_S = 10.0
 FAST = RetryPolicy(max_attempts=6, base_s=0.01, max_s=0.05, budget_s=5.0)
@@ -206,7 +214,7 @@ async def test_route_alerts_live_beside_endpoint_alerts_and_leave_with_their_rul
     (message,) = receiver.by_status("firing")
     assert "route support" in message["text"] and "route triage" in message["text"]
 
-    evaluator.reload(fleet_catalog(hook))  # the rule leaves: its alerts resolve
+    evaluator.reload(fleet_catalog(OUTAGE_RULE, hook))  # the rule leaves: its alerts resolve
     await run_for(STEP_S, traffic, clock, evaluator)
     assert {a.state for a in alerts(engine)} == {"resolved"}
 
