@@ -46,7 +46,9 @@ ALERT_SCHEMA = {
     "value": pl.Float64,
     "threshold": pl.Float64,
     "reason": pl.String,
+    "route": pl.String,
 }
+ROUTE_ALERT_PROVIDER = "(route)"  # a route's alert has no endpoint: it names the route instead
 DECISION_SCHEMA = {
     "ts": TS,
     "objective": pl.String,
@@ -181,7 +183,15 @@ def overview(engine: Engine, eps: pl.DataFrame, now: datetime, recent_s: float) 
 
 def _alerts(engine: Engine, stmt: Select[Any], eps: pl.DataFrame) -> pl.DataFrame:
     rows = frame(engine, stmt, ALERT_SCHEMA)
-    return rows.join(eps.select("endpoint_id", "provider", "model"), on="endpoint_id", how="left")
+    rows = rows.join(eps.select("endpoint_id", "provider", "model"), on="endpoint_id", how="left")
+    on_route = pl.col("route").is_not_null()
+    return rows.with_columns(
+        pl.when(on_route)
+        .then(pl.lit(ROUTE_ALERT_PROVIDER))
+        .otherwise("provider")
+        .alias("provider"),
+        pl.when(on_route).then("route").otherwise("model").alias("model"),
+    )
 
 
 def firing_alerts(engine: Engine, eps: pl.DataFrame) -> pl.DataFrame:

@@ -73,7 +73,7 @@ def alert_table(rows: pl.DataFrame, colors: dict[str, str], now: datetime) -> ht
     headers = [
         "rule",
         "provider",
-        "model",
+        "model or route",
         "severity",
         "firing since",
         "resolved",

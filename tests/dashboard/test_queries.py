@@ -9,7 +9,7 @@ import polars as pl
 from sqlalchemy import Engine, insert
 
 from signalbox.dashboard import queries
-from signalbox.schema import Observation, Observation1m
+from signalbox.schema import Alert, Observation, Observation1m
 from tests.dashboard.seed import MODEL, PROFILES, SILENT_PROVIDER, seed_store
 
 NOW = datetime(2026, 11, 25, 12, 0, 30, tzinfo=UTC)
@@ -99,6 +99,35 @@ def test_alerts_and_decisions_carry_provider_names(engine: Engine) -> None:
         engine, eps, MODEL, NOW - timedelta(hours=1)
     )  # 5-min steps, ends included
     assert decided.height == 13 and set(decided["provider"]) <= set(PROFILES)
+
+
+def test_a_route_alert_names_its_route_where_an_endpoint_alert_names_its_provider(
+    engine: Engine,
+) -> None:
+    seed_store(engine, NOW, hours=2)
+    row = {
+        "rule": "route_escalation",
+        "endpoint_id": None,
+        "route": "extract",
+        "state": "firing",
+        "severity": "warning",
+        "started_at": NOW - timedelta(minutes=20),
+        "firing_at": NOW - timedelta(minutes=5),
+        "value": 0.6,
+        "threshold": 0.5,
+        "reason": "route extract escalates 60% > 50% for 15m",
+        "notified_firing": True,
+        "notified_resolved": False,
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(Alert.__table__), [row])
+    eps = queries.endpoints(engine)
+    firing = queries.firing_alerts(engine, eps)
+    by_rule = {r["rule"]: r for r in firing.iter_rows(named=True)}
+    assert by_rule["route_escalation"]["provider"] == queries.ROUTE_ALERT_PROVIDER
+    assert by_rule["route_escalation"]["model"] == "extract"
+    assert by_rule["high-error-rate"]["provider"] == "charlie"
+    assert by_rule["high-error-rate"]["model"] == MODEL
 
 
 def test_last_seen_is_the_newest_observation_per_endpoint(engine: Engine) -> None:
