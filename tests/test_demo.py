@@ -79,8 +79,15 @@ def test_demo_runs_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
         assert len(body["ranking"]) == 4
         page = httpx.get(f"http://127.0.0.1:{ports['dashboard']}/", timeout=10)
         assert page.status_code == 200
-        traffic = httpx.get(f"{router}/metrics", timeout=5).text
-        assert "signalbox" in traffic
+        # The demo's route carries part of the traffic, so the Routes page has decisions to show.
+        deadline = time.monotonic() + 60
+        traffic = ""
+        while time.monotonic() < deadline:
+            traffic = httpx.get(f"{router}/metrics", timeout=5).text
+            if 'signalbox_route_requests_total{route="assist"' in traffic:
+                break
+            time.sleep(0.5)
+        assert 'signalbox_route_requests_total{route="assist"' in traffic
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0

@@ -23,6 +23,13 @@ from pathlib import Path
 from typing import IO, Any
 
 MARKER = ".signalbox-demo"
+# A route across the demo's models (issue #18): the cheap open 70B model answers JSON requests,
+# Gemini takes over when the answer fails its checks (the scenario gives Llama flaws on hard tasks), so the Routes page and the escalation
+# alert have traffic to show. Left out when a custom scenario lacks either model.
+DEMO_ROUTE = "assist"
+DEMO_ROUTE_MODELS = ("llama-3.1-70b", "gemini-2.5-flash")
+ROUTE_SHARE = 0.25  # of the demo's requests go to the route
+HARD_SHARE = 0.2  # of those carry a hard task (metadata.difficulty), which the cheap model fumbles
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,8 +158,11 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     router_url = f"http://{host}:{ports['router']}"
     dashboard_url = f"http://{host}:{ports['dashboard']}"
     catalog_path = data_dir / "catalog.toml"
+    catalog_text = catalog_toml(
+        scenario, sim_url, probe_interval_s=args.probe_interval, probe_jitter_s=1.0
+    )
     catalog_path.write_text(
-        catalog_toml(scenario, sim_url, probe_interval_s=args.probe_interval, probe_jitter_s=1.0)
+        catalog_text + route_toml({m.model for p in scenario.providers for m in p.models})
     )
     db_url = f"sqlite:///{data_dir / 'signalbox.db'}"
     migrate.upgrade(db_url)
@@ -208,7 +218,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             service.start(env)
         _wait_http(f"{router_url}/healthz", 60, services[2])
         _wait_http(f"{dashboard_url}/", 90, services[3])
-        model = scenario_models(catalog_path)[0]
+        models = scenario_models(catalog_path)
+        model = models[0]
         print(
             f"\nSignalbox demo is running (data in {data_dir}).\n"
             f"  dashboard  {dashboard_url}/\n"
@@ -223,9 +234,8 @@ def run(args: argparse.Namespace, settings: Any) -> int:
             f"Ctrl-C stops everything.\n",
             flush=True,
         )
-        asyncio.run(
-            _drive(router_url, scenario_models(catalog_path), args.rps, args.duration, services)
-        )
+        routes = [DEMO_ROUTE] if set(DEMO_ROUTE_MODELS) <= set(models) else []
+        asyncio.run(_drive(router_url, models, routes, args.rps, args.duration, services))
         return 0
     except DemoError as exc:
         print(f"signalbox demo: {exc}", file=sys.stderr)
@@ -245,14 +255,28 @@ def scenario_models(catalog_path: Path) -> list[str]:
     return [m.name for m in load_catalog(catalog_path).models]
 
 
+def route_toml(models: set[str]) -> str:
+    """The demo's ``[[route]]`` for the catalog, or nothing when ``models`` lacks its models."""
+    if not set(DEMO_ROUTE_MODELS) <= models:
+        return ""
+    default, large = DEMO_ROUTE_MODELS
+    return (
+        f'\n[[route]]\nname = "{DEMO_ROUTE}"\ndefault = "{default}"\nescalate = ["{large}"]\n'
+        "buffer_for_validation = true\n\n[route.triggers]\nfinish_length = true\nempty = true\n"
+        "refusal = true\ninvalid_json = true\nfailure = true\n"
+    )
+
+
 async def _drive(
     router_url: str,
     models: list[str],
+    routes: list[str],
     rps: float,
     duration_s: float | None,
     services: list[Service],
 ) -> None:
-    """Send ``rps`` streaming chat requests per second through the router until stopped."""
+    """Send ``rps`` streaming chat requests per second through the router until stopped; a share
+    goes to ``routes`` asking for JSON, some of it hard."""
     from openai import APIError, AsyncOpenAI
 
     client = AsyncOpenAI(base_url=f"{router_url}/v1", api_key="demo", max_retries=0, timeout=30)
@@ -266,13 +290,26 @@ async def _drive(
     counts = {"ok": 0, "error": 0}
 
     async def one() -> None:
-        model = rng.choice(models) + rng.choice(objectives)
+        extra: dict[str, Any] = {}
+        if routes and rng.random() < ROUTE_SHARE:
+            model = rng.choice(routes)
+            content = "Reply in JSON: the city and country of the Eiffel Tower."
+            hard = rng.random() < HARD_SHARE
+            extra = {
+                "response_format": {"type": "json_object"},
+                "metadata": {"difficulty": "0.9" if hard else "0.1"},
+            }
+            max_tokens = 512  # room for a whole answer: `length` should mean a truncated one
+        else:
+            model = rng.choice(models) + rng.choice(objectives)
+            content, max_tokens = "Tell me about routing.", rng.choice([32, 64, 128])
         try:
             stream = await client.chat.completions.create(
                 model=model,
-                messages=[{"role": "user", "content": "Tell me about routing."}],
-                max_tokens=rng.choice([32, 64, 128]),
+                messages=[{"role": "user", "content": content}],
+                max_tokens=max_tokens,
                 stream=True,
+                **extra,
             )
             async for _ in stream:
                 pass
