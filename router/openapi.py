@@ -408,6 +408,10 @@ OPENAPI: dict[str, Any] = {
                         "headers": {
                             "x-signalbox-provider": {"schema": {"type": "string"}},
                             "x-signalbox-attempts": {"schema": {"type": "string"}},
+                            "x-signalbox-tried": {
+                                "description": "each attempt's provider, in order",
+                                "schema": {"type": "string"},
+                            },
                         },
                         "content": {
                             "application/json": {"schema": {"type": "object"}},

@@ -129,9 +129,11 @@ class Forwarder:
             marks = Marks()
             marks.load_level = self.live.begin(info.key)
             try:
+                tried = ",".join([e.provider for e in errors] + [info.provider])
                 response = await self._attempt(
-                    request, info, wire, payload, reader, builder, marks, deadline, n, received_ns
-                )
+                    request, info, wire, payload, reader, builder, marks, deadline, n, received_ns,
+                    tried,
+                )  # fmt: skip
             except AttemptFailed as exc:
                 errors.append(AttemptError(info.provider, exc.error_class, exc.status, exc.message))
                 self.metrics.upstream_errors[(info.provider, str(exc.error_class))] += 1
@@ -161,6 +163,7 @@ class Forwarder:
         deadline_s: float,
         attempt: int,
         received_ns: int,
+        tried: str,
     ) -> web.StreamResponse:
         provider = info.ref.provider
         url = wire.url(provider.base_url, info.ref.spec.upstream_model, stream=True)
@@ -216,7 +219,11 @@ class Forwarder:
             if upstream is not None:
                 upstream.close()
             raise
-        headers_out = {"x-signalbox-provider": info.provider, "x-signalbox-attempts": str(attempt)}
+        headers_out = {
+            "x-signalbox-provider": info.provider,
+            "x-signalbox-attempts": str(attempt),
+            "x-signalbox-tried": tried,  # each attempt's provider, in order: reroutes show
+        }
         if builder is not None:
             upstream.release()
             self._record(info, wall, marks, reader, None, perf_ns())
