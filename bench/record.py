@@ -22,7 +22,9 @@ def commit() -> dict[str, Any]:
         out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return out.stdout.strip()
 
-    return {"commit": git("rev-parse", "--short=12", "HEAD"), "dirty": bool(git("status", "-s"))}
+    # results written by earlier runs are untracked files: not a change to the measured code
+    dirty = bool(git("status", "-s", "--untracked-files=no"))
+    return {"commit": git("rev-parse", "--short=12", "HEAD"), "dirty": dirty}
 
 
 def machine() -> dict[str, Any]:
