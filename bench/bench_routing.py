@@ -80,6 +80,7 @@ SCENARIOS = {
 }
 GENERATED_SCALE, GENERATED_SPAN_S = 10.0, 420.0  # x10: 42 real seconds per generated scenario
 MODEL = "llama-3.1-70b"
+GRACE_S = 30.0  # real seconds the stream's requests get after the last is sent (see drive)
 WARMUP_S = 25.0  # real seconds from the simulators' start to the stream's (set-up, probes)
 POLICIES = (
     "signalbox",
@@ -128,15 +129,29 @@ def targets_for(scenario: Scenario, sim_url: str) -> list[Target]:
 
 
 async def drive(plans: list[Planned], send) -> list[Result]:  # type: ignore[no-untyped-def]
-    """Send each planned request at its time; results carry seconds since the run started."""
+    """Send each planned request at its time; results carry seconds since the run started.
+
+    A request still open ``GRACE_S`` after the last one was sent fails as "unfinished" (as the
+    LiteLLM driver's do): a static policy herded onto a saturated provider streams at a few
+    tokens/s for minutes, which no app would wait for and no run can afford."""
     t0 = time.monotonic()
-    tasks = []
+    tasks, sent = [], {}
     for plan in plans:
         delay = t0 + plan.at_s - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(plan, time.monotonic() - t0)))
-    return list(await asyncio.gather(*tasks))
+        task = asyncio.create_task(send(plan, time.monotonic() - t0))
+        sent[task] = time.monotonic() - t0
+        tasks.append(task)
+    await asyncio.wait(tasks, timeout=GRACE_S)
+    out = []
+    for task in tasks:
+        if task.done():
+            out.append(task.result())
+        else:
+            task.cancel()
+            out.append(Result(sent[task], None, False, error="unfinished"))
+    return out
 
 
 def litellm_job(path: Path, scenario: Scenario, sim_url: str, plans, epoch: float) -> None:  # type: ignore[no-untyped-def]
