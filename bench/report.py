@@ -166,9 +166,10 @@ that earlier versions of this table called "best static"). The scenarios are gen
 by `bench/routing/generate.py` (seeded; steps, ramps, outages, error bursts, daily cycles,
 capacity limits, other tenants' load) and were not used to tune the router; the simulator's noise
 is on (per-request tokens/s spread, chunk jitter and stalls, load the router cannot see). No
-router setting changes per scenario. Scenario time is compressed tenfold; "default settings" is
-the router as shipped (15 min half-life, 15 s probes, made for real time), "tuned" scales
-half-life, staleness and probe interval to the compression (20 s, 10 s, 2 s). Delivered tok/s:
+router setting changes per scenario. Scenario time is compressed (generated scenarios tenfold,
+42 s each; the fixed ones x4 to x10, 2-2.5 min each); "default settings" is the router as shipped
+(15 min half-life, 15 s probes, made for real time), "tuned" scales half-life, staleness and
+probe interval to the compression (20 s, 10 s, 2 s). Delivered tok/s:
 the mean of each request's decode tok/s, a failed request counting 0 (a rate above twice the
 fastest provider's, a client-side artefact of chunks bunched by a busy client, is capped there).
 Outage columns come from attempts (`x-signalbox-tried`; LiteLLM's pre-call callback), not from

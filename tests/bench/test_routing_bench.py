@@ -143,3 +143,8 @@ def test_report_builds_the_readme_block_from_result_files(tmp_path, monkeypatch)
     assert "not a strict upper" in text
     monkeypatch.setattr("sys.argv", ["report.py", "--check"])
     assert report.main() == 0
+
+
+def test_the_readme_benchmark_block_is_what_the_committed_results_say(monkeypatch) -> None:
+    monkeypatch.setattr("sys.argv", ["report.py", "--check"])
+    assert report.main() == 0, "run python bench/report.py after adding results"
