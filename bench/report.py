@@ -132,7 +132,9 @@ def proxy_table(path: Path, data: dict[str, Any]) -> list[str]:
         "by the client less the TTFT the simulator planned for that very request; the router's "
         "added latency is the residuals' quantile through it less direct (95 % bootstrap "
         "interval over requests). The old method's figure, the difference of two waves' p50s, "
-        "is beside it.",
+        "is beside it. A p99 rests on the slowest 1 % (2-6 requests per wave): scheduling "
+        "hiccups of the client, simulator and router sharing 2 CPUs dominate it, in either "
+        "direction; the p50 is the overhead.",
         "",
         "| streams | requests (direct / router) | router adds at p50 | router adds at p99 | "
         "bare aiohttp relay adds at p50 | unpaired p50 difference (old method) |",
