@@ -7,6 +7,14 @@ hop costs on this machine with nothing else done), and this load generator. For 
 through the relay and one through the router, and compares TTFT p50/p99 and decode tokens/s p50.
 Figures are medians over ``--runs``.
 
+Paired: the simulator draws each request's TTFT (``x-simulator-ttft-ms``), and that draw's spread
+is larger than the router's overhead, so subtracting the p50s of two waves mostly measures which
+draws each wave got. Here the simulator records every request's planned TTFT by its id (which
+the stream's chunks carry through the router), and each request's residual is the TTFT the
+client saw less the one planned for it; the router's added latency is the proxied residuals less
+the direct ones, with a bootstrap 95 % confidence interval over requests. Each invocation writes
+bench/results/proxy-<time>.json.
+
     .venv/bin/python bench/bench_proxy.py [--streams 50 200] [--runs 5] [--profile]
 """
 
@@ -17,6 +25,7 @@ import asyncio
 import collections
 import multiprocessing as mp
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -45,6 +54,7 @@ model = "m"
 """
 TOKENS = 256
 FAILURES: collections.Counter[str] = collections.Counter()  # status and body start, per failure
+Sample = tuple[float, float | None, str | None]  # TTFT ms (NaN: failed), decode tok/s, request id
 
 
 def _free_port() -> int:
@@ -54,14 +64,34 @@ def _free_port() -> int:
 
 
 def serve_simulator(port: int) -> None:
-    """Child process: the simulator on ``port`` until terminated."""
-    import threading
+    """Child process: the simulator on ``port`` until terminated, recording each generation's
+    planned TTFT by request id (``GET /bench/plans`` hands them over and forgets them)."""
+    import uvloop
+    from aiohttp import web
 
     from signalbox.simulator.scenario import parse_scenario
-    from signalbox.simulator.testing import SimulatorThread
+    from signalbox.simulator.server import build_app
 
-    with SimulatorThread(parse_scenario(SCENARIO), port=port):
-        threading.Event().wait()
+    plans: dict[str, float] = {}
+
+    async def record(request: web.Request, response: web.StreamResponse) -> None:
+        rid, ttft = (
+            response.headers.get("x-request-id"),
+            response.headers.get("x-simulator-ttft-ms"),
+        )
+        if rid and ttft:
+            plans[rid] = float(ttft)
+
+    async def hand_over(request: web.Request) -> web.Response:
+        out = dict(plans)
+        plans.clear()
+        return web.json_response(out)
+
+    app = build_app(parse_scenario(SCENARIO))
+    app.on_response_prepare.append(record)
+    app.router.add_get("/bench/plans", hand_over)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
 def serve_router(port: int, sim_url: str, data_dir: str) -> None:
@@ -120,20 +150,24 @@ def serve_relay(port: int, upstream_url: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 
-async def _stream(
-    session, url: str, body: bytes, out: list[tuple[float, float | None]], delay_s: float
-) -> None:
+ID = re.compile(rb'"id":\s*"([^"]+)"')
+
+
+async def _stream(session, url: str, body: bytes, out: list[Sample], delay_s: float) -> None:
     await asyncio.sleep(delay_s)
     perf = time.perf_counter
     t0 = perf()
     first = last = 0.0
     tokens = 0
+    rid = None
     async with session.post(url, data=body, headers={"content-type": "application/json"}) as resp:
         if resp.status != 200:
-            out.append((float("nan"), None))
+            out.append((float("nan"), None, None))
             FAILURES[f"{resp.status} {(await resp.text())[:160]}"] += 1
             return
         async for chunk in resp.content.iter_any():
+            if rid is None and (m := ID.search(chunk)):
+                rid = m.group(1).decode()
             n = chunk.count(b'"content":"') - chunk.count(b'"content":""')
             if n > 0:
                 now = perf()
@@ -142,12 +176,10 @@ async def _stream(
                 last = now
                 tokens += n
     tps = (tokens - 1) / (last - first) if tokens >= 2 and last > first else None
-    out.append(((first - t0) * 1000 if first else float("nan"), tps))
+    out.append(((first - t0) * 1000 if first else float("nan"), tps, rid))
 
 
-async def _wave(
-    url: str, streams: int, model: str, ramp_s: float = 0.0
-) -> list[tuple[float, float | None]]:
+async def _wave(url: str, streams: int, model: str, ramp_s: float = 0.0) -> list[Sample]:
     import aiohttp
     import orjson
 
@@ -159,7 +191,7 @@ async def _wave(
             "stream": True,
         }
     )
-    out: list[tuple[float, float | None]] = []
+    out: list[Sample] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(
         connector=connector, timeout=aiohttp.ClientTimeout(total=120)
@@ -175,11 +207,58 @@ def _q(values: list[float], q: float) -> float:
     return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
 
 
-def _summary(results: list[tuple[float, float | None]]) -> tuple[float, float, float, int]:
+def _summary(results: list[Sample]) -> tuple[float, float, float, int]:
     ttft = [r[0] for r in results]
     tps = [r[1] for r in results if r[1] is not None]
     failed = sum(1 for r in results if r[0] != r[0])
     return _q(ttft, 0.5), _q(ttft, 0.99), statistics.median(tps) if tps else float("nan"), failed
+
+
+def _residuals(wave: list[Sample], sim_url: str) -> list[float]:
+    """Each request's client-seen TTFT less the TTFT the simulator planned for it (ms)."""
+    import httpx
+
+    plans = httpx.get(sim_url + "/bench/plans", timeout=10).json()
+    return [ttft - plans[rid] for ttft, _, rid in wave if ttft == ttft and rid in plans]
+
+
+def paired_added(
+    direct: list[float], proxied: list[float], q: float = 0.5, rounds: int = 2000
+) -> tuple[float, float, float]:
+    """The proxy's added latency at quantile ``q`` of the residuals (proxied less direct) and a
+    bootstrap 95 % interval: both samples resampled with replacement, ``rounds`` times."""
+    import random
+
+    rng = random.Random(16)
+    point = _q(proxied, q) - _q(direct, q)
+    diffs = sorted(
+        _q(rng.choices(proxied, k=len(proxied)), q) - _q(rng.choices(direct, k=len(direct)), q)
+        for _ in range(rounds)
+    )
+    return point, diffs[int(0.025 * rounds)], diffs[int(0.975 * rounds) - 1]
+
+
+def _paired_report(streams: int, paired: dict[str, list[float]], med: list[float]) -> dict:
+    """Print and return one concurrency's paired figures (and the unpaired medians)."""
+    out: dict = {
+        "requests": {k: len(v) for k, v in paired.items()},
+        "unpaired_median_of_runs": {
+            "added_ttft_p50_ms": med[0],
+            "added_ttft_p99_ms": med[1],
+            "tps_lost": med[2],
+            "relay_added_p50_ms": med[5],
+        },
+    }
+    for who in ("router", "relay"):
+        for q, name in ((0.5, "p50"), (0.99, "p99")):
+            point, lo, hi = paired_added(paired["direct"], paired[who], q)
+            out[f"{who}_added_{name}_ms"] = {"value": point, "ci95": [lo, hi]}
+            print(
+                f"{streams} streams, paired over {len(paired[who])} requests: {who} adds "
+                f"{point:+.2f} ms at {name} of the residual (95 % CI {lo:+.2f} to {hi:+.2f})",
+                flush=True,
+            )
+    return out
 
 
 def _added_buckets(router_url: str) -> dict[float, int]:
@@ -234,6 +313,11 @@ def main() -> int:
     args = parser.parse_args()
     import uvloop
 
+    from bench.record import Run
+
+    command = "python bench/bench_proxy.py " + " ".join(sys.argv[1:])
+    record = Run("proxy", command, {"streams": args.streams, "runs": args.runs, "tokens": TOKENS})
+    figures: dict[str, dict] = {}
     ctx = mp.get_context("spawn")
     sim_port, router_port = _free_port(), _free_port()
     sim_url, router_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{router_port}"
@@ -256,7 +340,9 @@ def main() -> int:
                 # warm-up at this concurrency: a proxy in steady state has its upstream pool open
                 uvloop.run(_wave(proxied, streams, "m"))
                 uvloop.run(_wave(relayed, streams, "m"))
+                _residuals([], sim_url)  # forget the warm-up's plans
                 rows = []
+                paired: dict[str, list[float]] = {"direct": [], "relay": [], "router": []}
                 for run in range(args.runs):
                     spy = None
                     if args.profile and run == 0:
@@ -280,11 +366,17 @@ def main() -> int:
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
                         )
-                    d = _summary(uvloop.run(_wave(direct, streams, "m", args.ramp)))
-                    r = _summary(uvloop.run(_wave(relayed, streams, "m", args.ramp)))
+                    wave = uvloop.run(_wave(direct, streams, "m", args.ramp))
+                    paired["direct"] += _residuals(wave, sim_url)
+                    d = _summary(wave)
+                    wave = uvloop.run(_wave(relayed, streams, "m", args.ramp))
+                    paired["relay"] += _residuals(wave, sim_url)
+                    r = _summary(wave)
                     before = _added_buckets(router_url)
-                    p = _summary(uvloop.run(_wave(proxied, streams, "m", args.ramp)))
+                    wave = uvloop.run(_wave(proxied, streams, "m", args.ramp))
                     after = _added_buckets(router_url)
+                    paired["router"] += _residuals(wave, sim_url)
+                    p = _summary(wave)
                     inside = (
                         _bucket_quantile(before, after, 0.5),
                         _bucket_quantile(before, after, 0.99),
@@ -318,6 +410,8 @@ def main() -> int:
                     f"{streams} streams, median of {args.runs}: added TTFT p50 {med[0]:+.2f} ms, p99 {med[1]:+.2f} ms, tps lost {med[2]:+.2%}; in-router added <= {med[3]:g} ms p50, <= {med[4]:g} ms p99; bare aiohttp relay adds p50 {med[5]:+.2f} ms, p99 {med[6]:+.2f} ms  (loadavg {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
+                figures[str(streams)] = _paired_report(streams, paired, med)
+                record.save(figures)
         finally:
             router.terminate()
             relay_proc.terminate()

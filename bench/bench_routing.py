@@ -1,26 +1,28 @@
 """Routing quality: the same seeded request stream through each policy, on simulated fleets.
 
-    python bench/bench_routing.py [--scenarios drift,outages,degrade,saturate] [--runs 5]
-                                  [--rps 6] [--no-litellm] [--policies signalbox,oracle,...]
-                                  [--raw DIR] [--report routing.json]
+    python bench/bench_routing.py --generated 20            # random held-out scenarios 0..19
+    python bench/bench_routing.py --scenarios drift,outages  # the fixed ones
+        [--runs 1] [--rps 6] [--no-litellm] [--policies signalbox,oracle,...] [--raw DIR]
+    python bench/bench_routing.py --report bench/results/routing-....json   # tables again
 
-Policies: Signalbox (router + prober, objective throughput), round-robin, the best static provider
-(best over the first tenth of the run, from the simulator's truth), LiteLLM's Router with
-latency-based routing (installed by this script into its own virtualenv under .bench-venvs/), and
-the oracle that reads /truth. Each policy gets its own simulator process with the same scenario and
-seed, so all see the same timeline and none's load disturbs another's; all run at once. Scenario time
-is compressed (--time-scale per scenario) so a run takes minutes. Loopback only.
-Prints one table per scenario (medians over runs) and writes artifacts/bench/routing.json.
+Policies: Signalbox with its default settings ("signalbox") and with settings tuned to the time
+compression ("signalbox-tuned"); round-robin; the best static provider chosen early (best over the
+run's first tenth) and in hindsight (best over the whole run, from the truth); LiteLLM's Router
+with latency-based routing (pinned version, installed by this script into .bench-venvs/litellm,
+never at test time); and the oracle: greedy on /truth at request time (polled every 200 ms), no
+retries. The oracle is the yardstick, not a strict upper bound: a router that retries can beat
+it. Each policy gets its own simulator with the same scenario and seed (same timeline, no
+disturbance between policies); all run at once, time compressed. Loopback only. The simulator's
+noise (per-request spread, jitter, stalls, other tenants' load) is on. No router setting changes
+per scenario. Every run writes bench/results/routing-<time>.json (bench/report.py reads them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,8 +35,30 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.routing.metrics import reroute_times, summarise  # noqa: E402
-from bench.routing.policies import Oracle, RoundRobin, Static, best_static  # noqa: E402
+from bench.record import Run  # noqa: E402
+from bench.routing.generate import generate  # noqa: E402
+from bench.routing.metrics import (  # noqa: E402
+    distribution,
+    outage_attempts,
+    reroute_times,
+    summarise,
+)
+from bench.routing.policies import (  # noqa: E402
+    Oracle,
+    RoundRobin,
+    Static,
+    best_static,
+    hindsight_static,
+)
+from bench.routing.services import (  # noqa: E402
+    LITELLM_VERSION,
+    SIGNALBOX_SETTINGS,
+    SignalboxRow,
+    ensure_litellm,
+    start_simulator,
+    stop,
+    wait_http,
+)
 from bench.routing.stream import (  # noqa: E402
     PROMPT,
     Planned,
@@ -44,225 +68,206 @@ from bench.routing.stream import (  # noqa: E402
     send_direct,
     send_router,
 )
-from signalbox.simulator.catalog import api_key_environment, catalog_toml  # noqa: E402
-from signalbox.simulator.scenario import load_scenario  # noqa: E402
+from signalbox.simulator.catalog import api_key_environment  # noqa: E402
+from signalbox.simulator.scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
 
-# scenario -> (time scale: scenario seconds per real second, real duration in seconds)
+# fixed scenario -> (time scale: scenario seconds per real second, real duration in seconds)
 SCENARIOS = {
     "drift": (10.0, 150.0),
     "outages": (8.0, 150.0),
     "degrade": (8.0, 150.0),
     "saturate": (4.0, 120.0),
 }
+GENERATED_SCALE, GENERATED_SPAN_S = 10.0, 420.0  # x10: 42 real seconds per generated scenario
 MODEL = "llama-3.1-70b"
+GRACE_S = 30.0  # real seconds the stream's requests get after the last is sent (see drive)
 WARMUP_S = 25.0  # real seconds from the simulators' start to the stream's (set-up, probes)
-LITELLM_VENV = ROOT / ".bench-venvs" / "litellm"
-POLICIES = ("signalbox", "round-robin", "best-static", "oracle", "litellm")
+POLICIES = (
+    "signalbox",
+    "signalbox-tuned",
+    "round-robin",
+    "early-static",
+    "hindsight-static",
+    "litellm",
+    "oracle",
+)
+LABELS = {
+    "signalbox": "Signalbox (default settings)",
+    "signalbox-tuned": "Signalbox (tuned to x10 time)",
+    "round-robin": "round-robin",
+    "early-static": "best static (chosen early)",
+    "hindsight-static": "best static (hindsight)",
+    "litellm": f"LiteLLM Router {LITELLM_VERSION} (latency-based)",
+    "oracle": "oracle (greedy on truth)",
+}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def resolve(name: str, workdir: Path) -> tuple[Scenario, str, float, float]:
+    """The scenario, the simulator's --scenario argument, the time scale and real duration."""
+    if name.startswith("gen-"):
+        text = generate(int(name[4:]), GENERATED_SPAN_S)
+        path = workdir / f"{name}.toml"
+        path.write_text(text)
+        return parse_scenario(text, path.name), str(path), GENERATED_SCALE, 42.0
+    scale, duration = SCENARIOS[name]
+    return load_scenario(name), name, scale, duration
 
 
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "signalbox.cli", *args]
-
-
-def wait_http(url: str, deadline_s: float = 60) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {deadline_s}s")
-
-
-def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
-def ensure_litellm() -> Path:
-    """A virtualenv holding litellm, made once."""
-    python = LITELLM_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "litellm"], check=True)
-    return python
-
-
-def targets_for(scenario, sim_url: str) -> list[Target]:  # type: ignore[no-untyped-def]
+def targets_for(scenario: Scenario, sim_url: str) -> list[Target]:
+    """A direct target per provider serving MODEL on the simulator at ``sim_url``."""
     out = []
     for p in scenario.providers:
         m = p.find_model(MODEL)
         if m is None:
             continue
         base = f"{sim_url}/{p.name}/v1" if p.dialect == "openai" else f"{sim_url}/{p.name}"
+        price_in, price_out = m.price_input_per_mtok or 0.0, m.price_output_per_mtok or 0.0
         out.append(
-            Target(
-                p.name,
-                p.dialect,
-                base,
-                m.upstream_model,
-                p.api_key,
-                m.price_input_per_mtok or 0.0,
-                m.price_output_per_mtok or 0.0,
-            )
+            Target(p.name, p.dialect, base, m.upstream_model, p.api_key, price_in, price_out)
         )
     return out
 
 
 async def drive(plans: list[Planned], send) -> list[Result]:  # type: ignore[no-untyped-def]
-    """Send each planned request at its time; results carry seconds since the run started."""
+    """Send each planned request at its time; results carry seconds since the run started.
+
+    A request still open ``GRACE_S`` after the last one was sent fails as "unfinished" (as the
+    LiteLLM driver's do): a static policy herded onto a saturated provider streams at a few
+    tokens/s for minutes, which no app would wait for and no run can afford."""
     t0 = time.monotonic()
-    tasks = []
+    tasks, sent = [], {}
     for plan in plans:
         delay = t0 + plan.at_s - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(send(plan, time.monotonic() - t0)))
-    return list(await asyncio.gather(*tasks))
+        task = asyncio.create_task(send(plan, time.monotonic() - t0))
+        sent[task] = time.monotonic() - t0
+        tasks.append(task)
+    await asyncio.wait(tasks, timeout=GRACE_S)
+    out = []
+    for task in tasks:
+        if task.done():
+            out.append(task.result())
+        else:
+            task.cancel()
+            out.append(Result(sent[task], None, False, error="unfinished"))
+    return out
+
+
+def litellm_job(path: Path, scenario: Scenario, sim_url: str, plans, epoch: float) -> None:  # type: ignore[no-untyped-def]
+    """The LiteLLM driver's job file: targets, schedule and the stream's start (epoch seconds)."""
+    targets = [{f: getattr(t, f) for f in Target.__slots__} for t in targets_for(scenario, sim_url)]
+    path.write_text(
+        json.dumps(
+            {
+                "model": MODEL,
+                "prompt": PROMPT,
+                "start_at_epoch": epoch,
+                "targets": targets,
+                "schedule": [{"at_s": p.at_s, "max_tokens": p.max_tokens} for p in plans],
+            }
+        )
+    )
 
 
 async def run_scenario(
     name: str, run: int, rps: float, policies: list[str], workdir: Path
 ) -> tuple[dict, dict[str, list[Result]]]:
     """One run of one scenario: the report row per policy, and every request's result."""
-    litellm = "litellm" in policies
-    scale, duration = SCENARIOS[name]
-    scenario = load_scenario(name).model_copy(update={"time_scale": scale})
+    scenario, scenario_arg, scale, duration = resolve(name, workdir)
     plans = schedule(seed=1000 + run, rps=rps, duration_s=duration)
     env = dict(os.environ, PYTHONUNBUFFERED="1", **api_key_environment(scenario))
     sims, procs = {}, []
-    start_t = 0.0  # scenario time when the stream starts
+    outs: dict[str, list[Result]] = {}
+    meta: dict = {}
     try:
         sims_epoch = time.time()
         for policy in policies:
-            port = free_port()
-            procs.append(
-                start(
-                    cli(
-                        "simulate",
-                        "--scenario",
-                        name,
-                        "--port",
-                        str(port),
-                        "--time-scale",
-                        str(scale),
-                        "--start-offset",  # scenario time 0 when the stream starts
-                        str(-WARMUP_S * scale),
-                    ),
-                    env,
-                    workdir / f"sim-{policy}.log",
-                )
+            proc, sims[policy] = start_simulator(
+                scenario_arg, scale, WARMUP_S, env, workdir / f"sim-{policy}.log"
             )
-            sims[policy] = f"http://127.0.0.1:{port}"
-        for url in sims.values():
+            procs.append(proc)
+        rows = {
+            row: SignalboxRow(row, scenario, sims[row], workdir, env)
+            for row in SIGNALBOX_SETTINGS
+            if row in policies
+        }
+        procs += [r.migrate for r in rows.values()]
+        for url in sims.values():  # set-up, before any request is timed: blocking is fine
             wait_http(f"{url}/truth")
-        # Signalbox: its own store, prober and router in front of its simulator.
-        catalog = workdir / "catalog.toml"
-        text = catalog_toml(scenario, sims["signalbox"], probe_interval_s=2.0, probe_jitter_s=0.5)
-        catalog.write_text(text + "\n[routing]\nhalf_life_s = 20.0\nstale_after_s = 10.0\n")
-        db = f"sqlite:///{workdir / 'signalbox.db'}"
-        sb_env = dict(
-            env,
-            SIGNALBOX_DATABASE_URL=db,
-            SIGNALBOX_CATALOG=str(catalog),
-            SIGNALBOX_DATA_DIR=str(workdir),
-        )
-        # Set-up, before any request is timed: blocking is harmless here.
-        subprocess.run(cli("db", "upgrade"), env=sb_env, check=True, capture_output=True)  # noqa: ASYNC221
-        router_port = free_port()
-        procs.append(start(cli("probe"), sb_env, workdir / "probe.log"))
-        procs.append(
-            start(cli("router", "--port", str(router_port)), sb_env, workdir / "router.log")
-        )
-        router_url = f"http://127.0.0.1:{router_port}"
-        wait_http(f"{router_url}/healthz")
-
+        stream_epoch = sims_epoch + WARMUP_S
+        lite = None
+        if "litellm" in policies:  # started now: imports and warms up, then waits
+            job = workdir / "litellm-job.json"
+            litellm_job(job, scenario, sims["litellm"], plans, stream_epoch)
+            lite = await asyncio.create_subprocess_exec(
+                str(ensure_litellm()),
+                str(ROOT / "bench" / "routing" / "litellm_driver.py"),
+                str(job),
+                str(workdir / "litellm-out.json"),
+                stdout=(workdir / "litellm.log").open("ab"),
+                stderr=subprocess.STDOUT,
+            )
+        for r in rows.values():
+            procs += r.launch()
+        routers = {row: r.url for row, r in rows.items()}
+        for url in routers.values():
+            wait_http(f"{url}/healthz")
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=100)
         timeout = httpx.Timeout(30.0, connect=5.0)
         async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-            # Every policy's stream starts at scenario time 0 in every run: WARMUP_S after the
-            # simulators started (with that lead-in), whatever the set-up took (it varies by
-            # seconds, and at x10 a second is ten scenario seconds: runs compared different parts
-            # of the day, and the scenarios' events had partly passed). Signalbox probes during
-            # the lead-in, as a router that has been running would have.
-            stream_epoch = sims_epoch + WARMUP_S
+            # Every policy's stream starts at scenario time 0: WARMUP_S after the simulators
+            # started (with that lead-in), whatever the set-up took. Signalbox probes during the
+            # lead-in, as a router that has been running would have.
             if time.time() > stream_epoch - 1:
                 print(f"set-up took longer than {WARMUP_S:g} s; the stream starts late", flush=True)
                 stream_epoch = time.time() + 1
             truth = (await client.get(f"{sims['oracle']}/truth")).json()
             start_t = truth["t"] + (stream_epoch - time.time()) * scale
-            lite = None
-            if litellm:  # started now: it imports and warms up, then waits for stream_epoch
-                job = workdir / "litellm-job.json"
-                job.write_text(
-                    json.dumps(
-                        {
-                            "model": MODEL,
-                            "prompt": PROMPT,
-                            "start_at_epoch": stream_epoch,
-                            "targets": [
-                                {f: getattr(t, f) for f in Target.__slots__}
-                                for t in targets_for(scenario, sims["litellm"])
-                            ],
-                            "schedule": [
-                                {"at_s": p.at_s, "max_tokens": p.max_tokens} for p in plans
-                            ],
-                        }
-                    )
+            statics = {}
+            if "early-static" in policies:
+                url = sims["early-static"]
+                early = await best_static(
+                    url, targets_for(scenario, url), MODEL, max(start_t, 0.0), duration * scale / 10
                 )
-                lite = await asyncio.create_subprocess_exec(
-                    str(ensure_litellm()),
-                    str(ROOT / "bench" / "routing" / "litellm_driver.py"),
-                    str(job),
-                    str(workdir / "litellm-out.json"),
-                    stdout=(workdir / "litellm.log").open("ab"),
-                    stderr=subprocess.STDOUT,
+                statics["early-static"] = Static(early)
+            if "hindsight-static" in policies:
+                spec = next(p.find_model(MODEL) for p in scenario.providers if p.find_model(MODEL))
+                tokens = statistics.fmean(
+                    min(p.max_tokens, spec.output_tokens_median) for p in plans
                 )
-            static = None
-            if "best-static" in policies:
-                static = Static(
-                    await best_static(
-                        sims["best-static"],
-                        targets_for(scenario, sims["best-static"]),
-                        MODEL,
-                        max(start_t, 0.0),
-                        duration * scale / 10,
-                    )
+                best, scores = hindsight_static(
+                    scenario,
+                    targets_for(scenario, sims["hindsight-static"]),
+                    MODEL,
+                    max(start_t, 0.0),
+                    duration * scale,
+                    rps,
+                    tokens,
                 )
+                statics["hindsight-static"] = Static(best)
+                meta["hindsight_scores"] = {k: round(v, 2) for k, v in scores.items()}
+            meta.update({k: v.target.provider for k, v in statics.items()})
             rr = RoundRobin(targets_for(scenario, sims.get("round-robin", sims["oracle"])))
             oracle = Oracle(sims["oracle"], targets_for(scenario, sims["oracle"]), MODEL)
-            prices = {
-                t.provider: (t.price_in, t.price_out)
-                for t in targets_for(scenario, sims["signalbox"])
-            }
+            prices = {t.provider: (t.price_in, t.price_out) for t in targets_for(scenario, "")}
 
-            async def via_router(plan: Planned, sent_s: float) -> Result:
-                result = await send_router(client, router_url, f"{MODEL}@throughput", plan, sent_s)
-                p_in, p_out = prices.get(result.provider or "", (0.0, 0.0))
-                result.cost_usd = (result.input_tokens * p_in + result.output_tokens * p_out) / 1e6
-                return result
+            def via_router(url: str):  # type: ignore[no-untyped-def]
+                async def send(plan: Planned, sent_s: float) -> Result:
+                    result = await send_router(client, url, f"{MODEL}@throughput", plan, sent_s)
+                    p_in, p_out = prices.get(result.provider or "", (0.0, 0.0))
+                    result.cost_usd = (
+                        result.input_tokens * p_in + result.output_tokens * p_out
+                    ) / 1e6
+                    return result
 
-            senders = {
-                "signalbox": via_router,
-                "round-robin": lambda p, s: send_direct(client, rr.choose(), p, s),
-                "best-static": lambda p, s: send_direct(client, static.choose(), p, s),
-                "oracle": lambda p, s: send_direct(client, oracle.choose(), p, s),
-            }
+                return send
+
+            senders = {row: via_router(url) for row, url in routers.items()}
+            senders["round-robin"] = lambda p, s: send_direct(client, rr.choose(), p, s)
+            for key, static in statics.items():
+                senders[key] = lambda p, s, st=static: send_direct(client, st.choose(), p, s)
+            senders["oracle"] = lambda p, s: send_direct(client, oracle.choose(), p, s)
             await asyncio.sleep(max(stream_epoch - time.time() - 0.3, 0))
             await oracle.start()  # fresh truth at the start
             await asyncio.sleep(max(stream_epoch - time.time(), 0))
@@ -275,31 +280,63 @@ async def run_scenario(
                 if out.exists():
                     outs["litellm"] = [Result(**r) for r in json.loads(out.read_text())]
                 else:  # one peer failing must not cost the other policies' run
-                    log_tail = (workdir / "litellm.log").read_text(errors="replace")[-600:]
-                    print(
-                        f"LiteLLM driver exited {lite.returncode} without results; its log ends:\n{log_tail}",
-                        flush=True,
-                    )
+                    tail = (workdir / "litellm.log").read_text(errors="replace")[-600:]
+                    print(f"LiteLLM driver exited {lite.returncode}; its log ends:\n{tail}")
     finally:
         stop(procs)
+    return score(scenario, outs, start_t, scale, duration, meta), outs
 
-    report = {}
-    outages = [e for e in scenario.events if e.kind == "outage" and e.applies(e.provider, MODEL)]
+
+def score(scenario: Scenario, outs: dict[str, list[Result]], start_t, scale, duration, meta):  # type: ignore[no-untyped-def]
+    """The report row per policy: throughput figures, share of the oracle, and per outage (inside
+    the measured stream) the attempts that still went to the dead provider and their cost."""
+    report: dict = {"_meta": meta}
+    outages = [
+        ((e.start_s - start_t) / scale, (e.end_s - start_t) / scale, e.provider)
+        for e in scenario.events
+        if e.kind == "outage" and scenario.provider(e.provider).find_model(MODEL)
+    ]
+    outages = [(s, min(e, duration), p) for s, e, p in outages if 0 <= s < duration]
+    cap = 2 * max(m.tps for p in scenario.providers for m in p.models if m.model == MODEL)
+    oracle = summarise(outs["oracle"], cap)["tps_delivered"] if "oracle" in outs else None
     for policy, results in outs.items():
-        row = summarise(results)
-        aways, backs = [], []
-        for e in outages:
-            away, back = reroute_times(
-                results, e.provider, (e.start_s - start_t) / scale, (e.end_s - start_t) / scale
-            )
-            if away is not None:
-                aways.append(away)
-            if back is not None:
-                backs.append(back)
-        row["reroute_away_s"] = statistics.median(aways) if aways else None
+        row = summarise(results, cap)
+        row["share_of_oracle"] = (
+            row["tps_delivered"] / oracle if oracle and row["tps_delivered"] is not None else None
+        )
+        per = [outage_attempts(results, p, s, e) for s, e, p in outages]
+        backs = [reroute_times(results, p, s, e)[1] for s, e, p in outages]
+        row["outages"] = per
+        row["attempting_s"] = statistics.median([o["attempting_s"] for o in per]) if per else None
+        added = [o["added_ttft_ms"] for o in per if o["added_ttft_ms"] is not None]
+        row["added_ttft_ms"] = statistics.median(added) if added else None
+        row["outage_failures"] = sum(o["failed"] for o in per)
+        backs = [b for b in backs if b is not None]
         row["reroute_back_s"] = statistics.median(backs) if backs else None
         report[policy] = row
-    return report, outs
+    return report
+
+
+def summary(all_runs: dict[str, list[dict]]) -> dict:
+    """Per policy over every scenario run: the distribution of the share of the oracle, and for
+    each Signalbox row how often it beat the hindsight-best static provider."""
+    shares: dict[str, list[float]] = {}
+    ahead: dict[str, list[bool]] = {}
+    for runs in all_runs.values():
+        for rep in runs:
+            hind = (rep.get("hindsight-static") or {}).get("share_of_oracle")
+            for policy, row in rep.items():
+                if policy.startswith("_") or row.get("share_of_oracle") is None:
+                    continue
+                shares.setdefault(policy, []).append(row["share_of_oracle"])
+                if policy.startswith("signalbox") and hind is not None:
+                    ahead.setdefault(policy, []).append(row["share_of_oracle"] > hind)
+    out = {}
+    for policy, values in shares.items():
+        out[policy] = {"label": LABELS.get(policy, policy), **distribution(values)}
+        if policy in ahead:
+            out[policy]["ahead_of_hindsight_static"] = sum(ahead[policy]) / len(ahead[policy])
+    return out
 
 
 def fmt(v, spec: str) -> str:  # type: ignore[no-untyped-def]
@@ -307,81 +344,73 @@ def fmt(v, spec: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def print_tables(all_runs: dict[str, list[dict]], rps: float) -> None:
-    """One table per scenario: medians over runs; "delivered" counts a failed request as 0 tok/s
-    (what the app got), and the ratio to the oracle is on delivered tok/s."""
-    keys = [
-        "tps_delivered",
-        "tps_mean",
-        "ttft_p50_ms",
-        "ttft_p99_ms",
-        "error_rate",
-        "cost_per_mtok",
-        "reroute_away_s",
-        "reroute_back_s",
-    ]
+    """One line per scenario and policy (medians over runs), then the distribution."""
+    keys = ("share_of_oracle", "tps_delivered", "ttft_p50_ms", "error_rate", "attempting_s")
+    head = f"{'policy':<18} {'vs oracle':>9} {'tok/s':>7} {'TTFT p50':>9} {'errors':>7}"
     for name, runs in all_runs.items():
-        for run in runs:
-            for row in run.values():
-                if row.get("tps_delivered") is None and row.get("tps_mean") is not None:
-                    row["tps_delivered"] = row["tps_mean"] * (1 - (row["error_rate"] or 0.0))
-        print(f"\n{name} (median of {len(runs)} runs, {rps:g} req/s, objective throughput)")
-        print(
-            f"{'policy':<12} {'delivered':>9} {'vs oracle':>9} {'ok tok/s':>8} {'TTFT p50':>9} "
-            f"{'TTFT p99':>9} {'errors':>7} {'$/Mtok':>7} {'away s':>7} {'back s':>7}"
-        )
-        med = {}
-        policies = list(dict.fromkeys(p for r in runs for p in r))  # a peer may miss a run
-        for policy in policies:
-            med[policy] = {}
-            for k in keys:
+        print(f"\n{name} (median of {len(runs)} runs, {rps:g} req/s)")
+        print(f"{head} {'dead s':>7} {'+TTFT':>7} {'back s':>7}")
+        for policy in dict.fromkeys(p for r in runs for p in r if not p.startswith("_")):
+            m = {}
+            for k in (*keys, "added_ttft_ms", "reroute_back_s"):
                 vals = [r[policy][k] for r in runs if r.get(policy, {}).get(k) is not None]
-                med[policy][k] = statistics.median(vals) if vals else None
-        oracle = med.get("oracle", {}).get("tps_delivered")
-        for policy, m in med.items():
-            ratio = m["tps_delivered"] / oracle if m["tps_delivered"] and oracle else None
+                m[k] = statistics.median(vals) if vals else None
             print(
-                f"{policy:<12} {fmt(m['tps_delivered'], '9.1f')} {fmt(ratio, '9.1%')} "
-                f"{fmt(m['tps_mean'], '8.1f')} {fmt(m['ttft_p50_ms'], '9.0f')} "
-                f"{fmt(m['ttft_p99_ms'], '9.0f')} {fmt(m['error_rate'], '7.2%')} "
-                f"{fmt(m['cost_per_mtok'], '7.3f')} {fmt(m['reroute_away_s'], '7.1f')} "
-                f"{fmt(m['reroute_back_s'], '7.1f')}"
+                f"{policy:<18} {fmt(m['share_of_oracle'], '9.1%')} "
+                f"{fmt(m['tps_delivered'], '7.1f')} {fmt(m['ttft_p50_ms'], '9.0f')} "
+                f"{fmt(m['error_rate'], '7.2%')} {fmt(m['attempting_s'], '7.1f')} "
+                f"{fmt(m['added_ttft_ms'], '7.0f')} {fmt(m['reroute_back_s'], '7.1f')}"
             )
+    print("\nshare of the oracle over all scenario runs")
+    for d in summary(all_runs).values():
+        beat = d.get("ahead_of_hindsight_static")
+        extra = f", ahead of hindsight-static in {beat:.0%}" if beat is not None else ""
+        print(
+            f"  {d['label']:<40} median {fmt(d['median'], '.1%')}, worst 10 % "
+            f"{fmt(d['worst10'], '.1%')}, min {fmt(d['min'], '.1%')} (n={d['n']}){extra}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--scenarios", default=None, help="fixed scenarios, comma-separated")
+    parser.add_argument("--generated", type=int, default=0, help="this many random scenarios")
+    parser.add_argument("--first-seed", type=int, default=0, help="of the generated scenarios")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rps", type=float, default=6.0)
     parser.add_argument("--no-litellm", action="store_true")
-    parser.add_argument(
-        "--policies",
-        default=",".join(POLICIES),
-        help="which policies run (signalbox and the oracle always do; fewer runs faster)",
-    )
-    parser.add_argument("--report", type=Path, help="only print the tables of a saved routing.json")
-    parser.add_argument(
-        "--raw", type=Path, help="also write every request's result under this folder"
-    )
+    parser.add_argument("--policies", default=",".join(POLICIES), help="oracle always runs")
+    parser.add_argument("--report", type=Path, help="only print the tables of a saved result")
+    parser.add_argument("--raw", type=Path, help="also write every request's result here")
     args = parser.parse_args()
     if args.report:
-        print_tables(json.loads(args.report.read_text()), args.rps)
+        data = json.loads(args.report.read_text())
+        print_tables(data["figures"]["scenarios"], data["settings"]["rps"])
         return
-    names = [s for s in args.scenarios.split(",") if s]
+    fixed = args.scenarios if args.scenarios is not None else ("" if args.generated else None)
+    names = [s for s in (fixed if fixed is not None else ",".join(SCENARIOS)).split(",") if s]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {unknown[0]!r}; one of {', '.join(SCENARIOS)}")
-    asked = {p for p in args.policies.split(",") if p} | {"signalbox", "oracle"}
+    names += [f"gen-{args.first_seed + i:03d}" for i in range(args.generated)]
+    asked = {p for p in args.policies.split(",") if p} | {"oracle"}
     if args.no_litellm:
         asked.discard("litellm")
     if asked - set(POLICIES):
-        parser.error(
-            f"unknown policy {sorted(asked - set(POLICIES))[0]!r}; one of {', '.join(POLICIES)}"
-        )
+        parser.error(f"unknown policy {sorted(asked - set(POLICIES))[0]!r}")
     policies = [p for p in POLICIES if p in asked]
+    settings = {
+        "rps": args.rps,
+        "runs": args.runs,
+        "policies": policies,
+        "scenarios": names,
+        "warmup_s": WARMUP_S,
+        "generated": {"time_scale": GENERATED_SCALE, "span_s": GENERATED_SPAN_S},
+        "signalbox_rows": SIGNALBOX_SETTINGS,
+        "litellm_version": LITELLM_VERSION,
+    }
+    record = Run("routing", "python bench/bench_routing.py " + " ".join(sys.argv[1:]), settings)
     all_runs: dict[str, list[dict]] = {n: [] for n in names}
-    out_dir = ROOT / "artifacts" / "bench"
-    out_dir.mkdir(parents=True, exist_ok=True)
     for run in range(args.runs):
         for name in names:
             with tempfile.TemporaryDirectory(prefix=f"sbx-bench-{name}-") as tmp:
@@ -393,10 +422,12 @@ def main() -> None:
                         json.dumps({p: [r.to_json() for r in rs] for p, rs in outs.items()})
                     )
                 all_runs[name].append(rep)
-                print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s", flush=True)
+                share = rep.get("signalbox", {}).get("share_of_oracle")
+                print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s, {fmt(share, '.1%')}")
                 # saved after every scenario run: a crash an hour in keeps what was measured
-                (out_dir / "routing.json").write_text(json.dumps(all_runs, indent=1))
+                path = record.save({"scenarios": all_runs, "summary": summary(all_runs)})
     print_tables(all_runs, args.rps)
+    print(f"\nwritten: {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

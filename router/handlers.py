@@ -156,10 +156,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             request, body, decision, rr.allow_fallbacks, max_ttft_ms, received_ns
         )
     except ProvidersExhausted as exc:
-        attempts = str(len(exc.errors))
-        return error_response(
-            502, str(exc), "providers_exhausted", headers={"x-signalbox-attempts": attempts}
-        )
+        headers = {
+            "x-signalbox-attempts": str(len(exc.errors)),
+            "x-signalbox-tried": ",".join(e.provider for e in exc.errors),
+        }
+        return error_response(502, str(exc), "providers_exhausted", headers=headers)
     except UpstreamClientError as exc:
         return error_response(
             exc.status,

@@ -453,6 +453,10 @@ OPENAPI: dict[str, Any] = {
                             "x-signalbox-provider": {"schema": {"type": "string"}},
                             "x-signalbox-attempts": {"schema": {"type": "string"}},
                             **_ROUTE_HEADERS,
+                            "x-signalbox-tried": {
+                                "description": "each attempt's provider, in order",
+                                "schema": {"type": "string"},
+                            },
                         },
                         "content": {
                             "application/json": {"schema": {"type": "object"}},

@@ -164,6 +164,7 @@ class Forwarder:
             marks.load_level = self.live.begin(info.key)
             relay = _Relay(hold, hold and stream, headers)
             try:
+                tried = ",".join([e.provider for e in errors] + [info.provider])
                 response = await self._attempt(
                     request,
                     info,
@@ -176,6 +177,7 @@ class Forwarder:
                     n,
                     received_ns,
                     relay,
+                    tried,
                 )
             except AttemptFailed as exc:
                 errors.append(AttemptError(info.provider, exc.error_class, exc.status, exc.message))
@@ -207,6 +209,7 @@ class Forwarder:
         attempt: int,
         received_ns: int,
         relay: _Relay,
+        tried: str,
     ) -> web.StreamResponse | HeldAnswer:
         provider = info.ref.provider
         url = wire.url(provider.base_url, info.ref.spec.upstream_model, stream=True)
@@ -268,6 +271,7 @@ class Forwarder:
             **relay.headers,
             "x-signalbox-provider": info.provider,
             "x-signalbox-attempts": str(attempt),
+            "x-signalbox-tried": tried,  # each attempt's provider, in order: reroutes show
         }
         if builder is not None:
             upstream.release()

@@ -167,7 +167,9 @@ def _regroup(plan: Plan, words: list[str]) -> tuple[Plan, tuple[str, ...]]:
         chunks.append(size)
         texts.append(("" if i == 0 else " ") + " ".join(words[i : i + size]))
         i += size
-    return replace(plan, chunks=tuple(chunks), output_tokens=len(words)), tuple(texts)
+    # The plan's jittered gaps belong to its old chunks: the new ones stream evenly at its tps.
+    regrouped = replace(plan, chunks=tuple(chunks), output_tokens=len(words), gaps_s=())
+    return regrouped, tuple(texts)
 
 
 def _tool_answer(plan: Plan, ask: Ask, flaw: str | None, rng: random.Random) -> Answer:
@@ -188,7 +190,7 @@ def _tool_answer(plan: Plan, ask: Ask, flaw: str | None, rng: random.Random) -> 
 def shape_answer(plan: Plan, ask: Ask, flaw: str | None, rng: random.Random) -> Answer:
     """The answer of a request whose plan succeeds, given its flaw (None: a sound answer)."""
     if flaw == "empty" or plan.outcome == "empty_answer":
-        return Answer("text", replace(plan, chunks=(), output_tokens=0), (), "stop")
+        return Answer("text", replace(plan, chunks=(), output_tokens=0, gaps_s=()), (), "stop")
     if flaw == "refused":
         refusal_plan, pieces = _regroup(plan, REFUSAL_TEXT.split())
         return Answer("refusal", refusal_plan, pieces, "refusal")

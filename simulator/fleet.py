@@ -60,6 +60,7 @@ class Fleet:
             output_tokens_sigma=spec.output_tokens_sigma,
             chunk_min=provider.chunk_tokens_min,
             chunk_max=provider.chunk_tokens_max,
+            noise=spec.noise,
         )
         self.concurrency[provider.name] += 1
         return plan

@@ -6,13 +6,15 @@ and :func:`plan_request` for what one request will do, from a seeded random gene
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from dataclasses import dataclass, field
 from typing import Any
 
 from signalbox.simulator.faults import Fault
-from signalbox.simulator.scenario import ERROR_KINDS, ModelSpec, ProviderSpec, Scenario
+from signalbox.simulator.noise import background_load, chunk_gaps_s, lognormal_mean_one
+from signalbox.simulator.scenario import ERROR_KINDS, ModelSpec, Noise, ProviderSpec, Scenario
 
 VOCAB = [
     "the",
@@ -67,6 +69,8 @@ class EndpointTruth:
     load_factor: float = 1.0
     concurrency: int = 0
     active_events: list[str] = field(default_factory=list)
+    background: float = 0.0  # other tenants' in-flight requests (in the load factor)
+    tps_cv: float = 0.0  # spread of one request's tokens/s around ``tps`` (the expected value)
 
     @property
     def error_rate(self) -> float:
@@ -89,11 +93,13 @@ class EndpointTruth:
             "cycle_factor": round(self.cycle_factor, 6),
             "load_factor": round(self.load_factor, 6),
             "concurrency": self.concurrency,
+            "background_load": round(self.background, 3),
+            "tps_cv": round(self.tps_cv, 6),
             "active_events": self.active_events,
         }
 
 
-def load_factor(provider: ProviderSpec, concurrency: int) -> float:
+def load_factor(provider: ProviderSpec, concurrency: float) -> float:
     """Slowness from load: 1 up to capacity, then ``1 + slope * excess / capacity``."""
     if provider.capacity is None or concurrency <= provider.capacity:
         return 1.0
@@ -147,7 +153,8 @@ def endpoint_truth(
     total = sum(errors.values())
     if total > 1.0:
         errors = {k: v / total for k, v in errors.items()}
-    lf = load_factor(provider, concurrency)
+    background = background_load(scenario.seed, provider, t)
+    lf = load_factor(provider, concurrency + background)
     return EndpointTruth(
         provider=provider.name,
         model=spec.model,
@@ -164,6 +171,8 @@ def endpoint_truth(
         load_factor=lf,
         concurrency=concurrency,
         active_events=labels,
+        background=background,
+        tps_cv=spec.noise.tps_cv * lf,
     )
 
 
@@ -180,10 +189,13 @@ class Plan:
     fail_after: int  # for cut_stream/malformed_event/stream_error: chunks sent before the fault
     retry_after_s: float
     text_offset: int
+    gaps_s: tuple[float, ...] = ()  # jittered seconds between chunks; empty: exactly size / tps
 
     def token_times_s(self) -> list[float]:
         """Offset (from request arrival) at which each content chunk is due: its last token's time."""
         first = self.ttft_ms / 1000.0
+        if self.gaps_s:
+            return list(itertools.accumulate(self.gaps_s, initial=first))[1:]
         times, sent = [], 0
         for size in self.chunks:
             sent += size
@@ -205,9 +217,12 @@ def plan_request(
     output_tokens_sigma: float,
     chunk_min: int = 1,
     chunk_max: int = 4,
+    noise: Noise | None = None,
 ) -> Plan:
     """Sample one request's plan from the truth. The first content chunk carries one token, so the
-    first content arrives exactly at the TTFT; later chunks carry ``chunk_min..chunk_max`` tokens."""
+    first content arrives exactly at the TTFT; later chunks carry ``chunk_min..chunk_max`` tokens.
+    With ``noise`` the request's tokens/s is drawn around the truth's (CV ``truth.tps_cv``) and its
+    chunks are jittered and sometimes stalled; without, it streams at exactly ``truth.tps``."""
     outcome = "outage" if truth.outage else "ok"
     if not truth.outage:
         u, acc = rng.random(), 0.0
@@ -229,16 +244,24 @@ def plan_request(
         chunks.append(size)
         left -= size
     fail_after = rng.randint(1, max(1, len(chunks) - 1)) if len(chunks) > 1 else len(chunks)
+    text_offset = rng.randrange(len(VOCAB))
+    tps, gaps = truth.tps, ()
+    if noise is not None:
+        # its own stream, seeded by one last draw: the draws above stay as they were without noise
+        noisy = random.Random(rng.random())
+        tps *= lognormal_mean_one(noisy, truth.tps_cv)
+        gaps = chunk_gaps_s(noisy, noise, tuple(chunks), tps)
     return Plan(
         outcome=outcome,
         ttft_ms=ttft_ms,
-        tps=truth.tps,
+        tps=tps,
         output_tokens=n,
         finish_reason=finish,
         chunks=tuple(chunks),
         fail_after=fail_after,
         retry_after_s=truth.retry_after_s,
-        text_offset=rng.randrange(len(VOCAB)),
+        text_offset=text_offset,
+        gaps_s=gaps,
     )
 
 

@@ -85,6 +85,32 @@ class Cycle(_Strict):
         return 1.0 + self.amplitude * math.sin(2 * math.pi * (t / self.period_s + self.phase))
 
 
+class Noise(_Strict):
+    """How one request departs from the endpoint's expected figures, as real providers do.
+
+    A request's tokens/s is lognormal around the truth's mean with coefficient of variation
+    ``tps_cv`` times the load factor (spread grows under load); each chunk's gap is multiplied by
+    a lognormal of mean 1 and CV ``jitter_cv``; with probability ``stall_prob`` per chunk the
+    stream stalls for a lognormal time of median ``stall_ms``. On by default: no provider is clean.
+    """
+
+    tps_cv: Annotated[float, Field(ge=0, le=2)] = 0.10
+    jitter_cv: Annotated[float, Field(ge=0, le=3)] = 0.30
+    stall_prob: Prob = 0.002
+    stall_ms: NonNegFloat = 250.0
+
+
+class Background(_Strict):
+    """Other tenants' in-flight requests on a provider, unseen by any client: a fraction of
+    ``capacity`` (lognormal around ``mean``, sigma ``spread``) redrawn every ``change_s`` scenario
+    seconds and eased between draws. It adds to the provider's load, so above capacity it slows
+    TTFT and tokens/s like one's own traffic does. No effect on a provider without a capacity."""
+
+    mean: Annotated[float, Field(ge=0, le=10)] = 0.5
+    spread: Annotated[float, Field(ge=0, le=3)] = 0.5
+    change_s: PositiveFloat = 120.0
+
+
 class ModelSpec(_Strict):
     """One model served by one provider and how it behaves there."""
 
@@ -100,6 +126,7 @@ class ModelSpec(_Strict):
     errors: ErrorMix = Field(default_factory=ErrorMix)
     cycle: Cycle | None = None
     capability: CapabilitySpec | None = None  # flawed answers by difficulty (capability.py)
+    noise: Noise = Field(default_factory=Noise)
 
     @property
     def upstream_model(self) -> str:
@@ -119,6 +146,7 @@ class ProviderSpec(_Strict):
     chunk_tokens_min: Annotated[int, Field(ge=1, le=64)] = 1
     chunk_tokens_max: Annotated[int, Field(ge=1, le=64)] = 4
     cycle: Cycle | None = None
+    background: Background = Field(default_factory=Background)
     models: list[ModelSpec] = Field(default_factory=list, alias="model")
 
     @field_validator("dialect")

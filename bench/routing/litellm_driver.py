@@ -2,7 +2,9 @@
 
 Runs inside its own virtualenv holding litellm (bench_routing.py creates it), so it imports only
 the standard library and litellm. Reads a JSON job on argv[1], writes JSON results to argv[2].
-Each result: sent_s, provider, ok, ttft_ms, tps, output_tokens, input_tokens, cost_usd, error.
+Each result: sent_s, provider, ok, ttft_ms, tps, output_tokens, input_tokens, cost_usd, error,
+tried (the provider of every attempt, in order: LiteLLM's pre-call callback, one per retry or
+fallback, matched to the request by metadata).
 """
 
 from __future__ import annotations
@@ -19,6 +21,29 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("LITELLM_TELEMETRY", "False")
+GRACE_S = 30.0
+
+
+def attempt_log(targets: list[dict]):  # type: ignore[no-untyped-def]
+    """A LiteLLM callback recording each attempt's provider per request (``bench_i`` metadata)."""
+    from litellm.integrations.custom_logger import CustomLogger
+
+    class AttemptLog(CustomLogger):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tried: dict[int, list[str]] = {}
+
+        def log_pre_api_call(self, model, messages, kwargs) -> None:  # type: ignore[no-untyped-def]
+            params = kwargs.get("litellm_params") or {}
+            meta = params.get("metadata") or {}
+            i = meta.get("bench_i")
+            base = str(params.get("api_base") or "")
+            hits = [t for t in targets if base.startswith(t["base_url"])]
+            if i is not None:
+                name = max(hits, key=lambda t: len(t["base_url"]))["provider"] if hits else "?"
+                self.tried.setdefault(int(i), []).append(name)
+
+    return AttemptLog()
 
 
 async def drive(job: dict) -> list[dict]:
@@ -27,6 +52,8 @@ async def drive(job: dict) -> list[dict]:
     from litellm import Router
 
     litellm.suppress_debug_info = True
+    log = attempt_log(job["targets"])
+    litellm.callbacks = [log]
     model = job["model"]
     by_base: dict[str, dict] = {}
     model_list = []
@@ -48,7 +75,12 @@ async def drive(job: dict) -> list[dict]:
     )
     results = []
 
-    async def one(plan: dict, sent_s: float) -> None:
+    async def one(i: int, plan: dict, sent_s: float) -> None:
+        result = await _one(i, plan, sent_s)
+        result["tried"] = log.tried.get(i)
+        results.append(result)
+
+    async def _one(i: int, plan: dict, sent_s: float) -> dict:
         start = time.perf_counter()
         first = last = None
         chunks = 0
@@ -61,6 +93,7 @@ async def drive(job: dict) -> list[dict]:
                 max_tokens=plan["max_tokens"],
                 stream=True,
                 stream_options={"include_usage": True},
+                metadata={"bench_i": i},
             )
             hidden = getattr(stream, "_hidden_params", {}) or {}
             base = hidden.get("api_base")
@@ -78,31 +111,30 @@ async def drive(job: dict) -> list[dict]:
                     last = now
                     chunks += 1
         except Exception as exc:  # any failure counts as an error, as the app sees it
-            results.append(
-                {"sent_s": sent_s, "provider": provider, "ok": False, "error": type(exc).__name__}
-            )
-            return
+            return {
+                "sent_s": sent_s,
+                "provider": provider,
+                "ok": False,
+                "error": type(exc).__name__,
+            }
         if first is None:
-            results.append({"sent_s": sent_s, "provider": provider, "ok": False, "error": "empty"})
-            return
+            return {"sent_s": sent_s, "provider": provider, "ok": False, "error": "empty"}
         out = usage_out or chunks
         target = next((t for t in job["targets"] if t["provider"] == provider), None)
         cost = 0.0
         if target:
             cost = (usage_in * target["price_in"] + out * target["price_out"]) / 1e6
-        results.append(
-            {
-                "sent_s": sent_s,
-                "provider": provider,
-                "ok": True,
-                "ttft_ms": (first - start) * 1000,
-                "tps": (out - 1) / (last - first) if last > first and out > 1 else None,
-                "output_tokens": out,
-                "input_tokens": usage_in,
-                "cost_usd": cost,
-                "error": None,
-            }
-        )
+        return {
+            "sent_s": sent_s,
+            "provider": provider,
+            "ok": True,
+            "ttft_ms": (first - start) * 1000,
+            "tps": (out - 1) / (last - first) if last > first and out > 1 else None,
+            "output_tokens": out,
+            "input_tokens": usage_in,
+            "cost_usd": cost,
+            "error": None,
+        }
 
     # Warm-up outside the measured stream (imports, tokenizer fallback, connection pools).
     for _ in job["targets"]:
@@ -113,13 +145,21 @@ async def drive(job: dict) -> list[dict]:
             pass
     # the stream starts when every other policy's does (the job says when, in epoch seconds)
     t0 = time.monotonic() + max(float(job.get("start_at_epoch", 0)) - time.time(), 0.0)
-    tasks = []
-    for plan in job["schedule"]:
+    tasks, sent = [], {}
+    for i, plan in enumerate(job["schedule"]):
         delay = t0 + plan["at_s"] - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(plan, time.monotonic() - t0)))
-    await asyncio.gather(*tasks)
+        sent_s = time.monotonic() - t0
+        task = asyncio.create_task(one(i, plan, sent_s))
+        tasks.append(task)
+        sent[task] = sent_s
+    # the stream's requests get GRACE_S after the last one is sent; one still open then (LiteLLM
+    # queued behind its own retries) counts as failed, as it would for an app with a deadline
+    _, pending = await asyncio.wait(tasks, timeout=GRACE_S)
+    for task in pending:
+        task.cancel()
+        results.append({"sent_s": sent[task], "provider": None, "ok": False, "error": "unfinished"})
     return results
 
 

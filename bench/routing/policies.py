@@ -1,4 +1,5 @@
-"""Client-side routing policies for the benchmark: round-robin, best static, and the oracle."""
+"""Client-side routing policies for the benchmark: round-robin, the two static baselines (chosen
+early; best in hindsight) and the oracle (greedy on the simulator's truth at request time)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import itertools
 import httpx
 
 from bench.routing.stream import Target
+from signalbox.simulator.model import endpoint_truth
+from signalbox.simulator.scenario import Scenario
 
 
 def true_value(model_truth: dict) -> float:
@@ -38,9 +41,7 @@ class RoundRobin:
 
 
 class Static:
-    """Always the same provider: the best over the first tenth of the run, known in advance."""
-
-    name = "best-static"
+    """Always the same provider (chosen early, or best in hindsight)."""
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -65,6 +66,41 @@ async def best_static(
                 totals[target.provider] += true_value(mt) if mt else 0.0
     best = max(totals, key=totals.__getitem__)
     return next(t for t in targets if t.provider == best)
+
+
+def hindsight_static(
+    scenario: Scenario,
+    targets: list[Target],
+    model: str,
+    start_s: float,
+    span_s: float,
+    rps: float,
+    tokens: float,
+) -> tuple[Target, dict[str, float]]:
+    """The single provider best over the whole run in hindsight, and every provider's score.
+
+    Each provider's mean true value at 60 instants spread over the run, under the load the whole
+    stream would put on it alone (in-flight = rps x request duration, solved by iteration: a
+    provider that saturates when it takes everything is scored saturated); background load,
+    cycles and events are in the truth. Computed from the scenario, as /truth would say it.
+    """
+    scores: dict[str, float] = {}
+    for target in targets:
+        provider = scenario.provider(target.provider)
+        spec = provider.find_model(model) if provider else None
+        if provider is None or spec is None:
+            continue
+        total = 0.0
+        for i in range(60):
+            t = start_s + span_s * (i + 0.5) / 60
+            load = 0
+            for _ in range(6):
+                truth = endpoint_truth(scenario, provider, spec, t, concurrency=load)
+                load = round(rps * (truth.ttft_median_ms / 1000 + tokens / truth.tps))
+            total += true_value(truth.to_json())
+        scores[target.provider] = total / 60
+    best = max(scores, key=scores.__getitem__)
+    return next(t for t in targets if t.provider == best), scores
 
 
 class Oracle:

@@ -57,6 +57,7 @@ class Result:
     input_tokens: int = 0
     cost_usd: float = 0.0
     error: str | None = None
+    tried: list[str] | None = None  # every attempt's provider in order (None: not known)
 
     def to_json(self) -> dict:
         """A JSON-safe dict."""
@@ -82,7 +83,21 @@ async def send(
     sent_s: float,
     provider: str | None,
 ) -> Result:
-    """POST a streaming request and measure TTFT (first content), decode tps and tokens."""
+    """POST a streaming request and measure TTFT (first content), decode tps and tokens; the
+    attempts are the router's ``x-signalbox-tried``, else the one provider it was sent to."""
+    seen: dict[str, str] = {}
+    result = await _measure(client, url, body, headers, dialect, sent_s, provider, seen)
+    if "tried" in seen:
+        result.tried = seen["tried"].split(",")
+    elif result.provider:
+        result.tried = [result.provider]
+    return result
+
+
+async def _measure(
+    client: httpx.AsyncClient, url: str, body: dict, headers: dict[str, str], dialect: str,
+    sent_s: float, provider: str | None, seen: dict[str, str],
+) -> Result:  # fmt: skip
     start = time.perf_counter()
     first = last = None
     chunks = 0
@@ -91,6 +106,8 @@ async def send(
     try:
         async with client.stream("POST", url, json=body, headers=headers) as resp:
             provider = resp.headers.get("x-signalbox-provider", provider)
+            if "x-signalbox-tried" in resp.headers:
+                seen["tried"] = resp.headers["x-signalbox-tried"]
             if resp.status_code != 200:
                 await resp.aread()
                 return Result(sent_s, provider, False, error=f"http_{resp.status_code}")

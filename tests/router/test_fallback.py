@@ -50,6 +50,7 @@ async def test_first_choice_failing_falls_back_to_the_next(
         assert raw.parse().choices[0].message.content
         assert raw.headers["x-signalbox-provider"] == "bravo"
         assert raw.headers["x-signalbox-attempts"] == "2"
+        assert raw.headers["x-signalbox-tried"] == "alpha,bravo"
         await client.close()
         metrics = router.state.metrics
         if error_class is not None:
@@ -106,6 +107,8 @@ async def test_every_endpoint_failing_is_a_502_listing_each_attempt(faulty, rout
         assert error["code"] == "providers_exhausted"
         assert all(p in error["message"] for p in ("alpha", "bravo", "charlie", "delta"))
         assert resp.headers["x-signalbox-attempts"] == "4"
+        tried = resp.headers["x-signalbox-tried"].split(",")
+        assert sorted(tried) == ["alpha", "bravo", "charlie", "delta"]
 
 
 async def test_allow_fallbacks_false_tries_only_the_first(faulty, router_factory) -> None:

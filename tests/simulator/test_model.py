@@ -13,6 +13,15 @@ DEMO = load_scenario("demo")
 SATURATE = load_scenario("saturate")
 
 
+def without_background(scenario):
+    """The scenario with other tenants' load off: the load curve alone, for exact checks."""
+    providers = [
+        p.model_copy(update={"background": p.background.model_copy(update={"mean": 0.0})})
+        for p in scenario.providers
+    ]
+    return scenario.model_copy(update={"providers": providers})
+
+
 def _truth(scenario, provider: str, model: str, t: float, **kw):
     p = scenario.provider(provider)
     spec = next(m for m in p.models if m.model == model)
@@ -57,8 +66,9 @@ def test_error_burst_adds_its_error_kind() -> None:
 
 
 def test_load_above_capacity_slows_ttft_and_tps() -> None:
-    idle = _truth(SATURATE, "burstcloud", "llama-3.1-70b", 0.0, concurrency=4)
-    busy = _truth(SATURATE, "burstcloud", "llama-3.1-70b", 0.0, concurrency=8)
+    quiet = without_background(SATURATE)
+    idle = _truth(quiet, "burstcloud", "llama-3.1-70b", 0.0, concurrency=4)
+    busy = _truth(quiet, "burstcloud", "llama-3.1-70b", 0.0, concurrency=8)
     assert idle.load_factor == 1.0
     assert busy.load_factor == 3.0  # slope 2, 100 % over capacity
     assert busy.ttft_median_ms == 3 * idle.ttft_median_ms

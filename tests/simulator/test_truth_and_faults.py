@@ -110,6 +110,7 @@ name = "loaded"
 name = "small"
 capacity = 2
 overload_slope = 1.0
+background = { mean = 0.0 }  # the router's own load alone, for exact figures
 [[provider.model]]
 model = "m"
 ttft_median_ms = 5.0

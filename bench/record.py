@@ -1,0 +1,62 @@
+"""Checkable results: each benchmark run writes one JSON under bench/results/ (committed), with the
+commit it measured, the machine's load around it, its settings and its figures; bench/report.py
+builds the README's table from these files only."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def commit() -> dict[str, Any]:
+    """The measured commit and whether the tree had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    # results written by earlier runs are untracked files: not a change to the measured code
+    dirty = bool(git("status", "-s", "--untracked-files=no"))
+    return {"commit": git("rev-parse", "--short=12", "HEAD"), "dirty": dirty}
+
+
+def machine() -> dict[str, Any]:
+    """CPU count and the 1/5/15-minute load averages now (other work on a shared machine)."""
+    return {"cpus": os.cpu_count(), "loadavg": [round(x, 2) for x in os.getloadavg()]}
+
+
+class Run:
+    """One benchmark run's record: started now, written by :meth:`save`."""
+
+    def __init__(self, benchmark: str, command: str, settings: dict[str, Any]) -> None:
+        self.benchmark = benchmark
+        self.started = datetime.now(UTC)
+        self.data: dict[str, Any] = {
+            "benchmark": benchmark,
+            "command": command,
+            **commit(),
+            "started_at": self.started.isoformat(timespec="seconds"),
+            "machine_at_start": machine(),
+            "settings": settings,
+        }
+
+    def save(self, figures: dict[str, Any], path: Path | None = None) -> Path:
+        """Write the record with ``figures`` (again on every call: a crash keeps what was done)."""
+        now = datetime.now(UTC)
+        self.data.update(
+            figures=figures,
+            runtime_s=round((now - self.started).total_seconds(), 1),
+            machine_at_end=machine(),
+        )
+        stamp = self.started.strftime("%Y%m%dT%H%M%SZ")
+        path = path or RESULTS / f"{self.benchmark}-{stamp}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.data, indent=1, sort_keys=False) + "\n")
+        return path

@@ -1,0 +1,144 @@
+"""The processes of one routing-benchmark run: simulators, Signalbox (prober + router), LiteLLM."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from signalbox.simulator.catalog import catalog_toml
+from signalbox.simulator.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+LITELLM_VENV = ROOT / ".bench-venvs" / "litellm"
+# Pinned: every figure is LiteLLM's at this version (also the gateway benchmark's).
+LITELLM_VERSION = "1.108.7"
+
+# The Signalbox rows. "default": the catalog as `catalog_toml` writes it, no [routing] table, so
+# every routing setting is the shipped default (made for real time). "tuned": half-life,
+# staleness and probe interval scaled down for a run compressed about tenfold in time.
+SIGNALBOX_SETTINGS = {
+    "signalbox": {"probe_interval_s": 15.0, "probe_jitter_s": 2.0, "routing": {}},
+    "signalbox-tuned": {
+        "probe_interval_s": 2.0,
+        "probe_jitter_s": 0.5,
+        "routing": {"half_life_s": 20.0, "stale_after_s": 10.0},
+    },
+}
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str) -> list[str]:
+    """The argv of a ``signalbox`` subcommand in this interpreter."""
+    return [sys.executable, "-m", "signalbox.cli", *args]
+
+
+def wait_http(url: str, deadline_s: float = 60) -> None:
+    """Block until ``url`` answers below 500."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {deadline_s}s")
+
+
+def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a process logging to ``log``."""
+    return subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate, then kill what is left after 15 s."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def start_simulator(
+    scenario_arg: str, scale: float, warmup_s: float, env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A simulator whose scenario time 0 comes ``warmup_s`` real seconds after its start."""
+    port = free_port()
+    argv = cli(
+        "simulate",
+        "--scenario",
+        scenario_arg,
+        "--port",
+        str(port),
+        "--time-scale",
+        str(scale),
+        "--start-offset",
+        str(-warmup_s * scale),
+    )
+    return start(argv, env, log), f"http://127.0.0.1:{port}"
+
+
+class SignalboxRow:
+    """Signalbox's store, prober and router in front of ``sim_url`` with ``row``'s settings; the
+    store's migration starts at once (it takes seconds), the processes at :meth:`launch`."""
+
+    def __init__(
+        self, row: str, scenario: Scenario, sim_url: str, workdir: Path, env: dict[str, str]
+    ) -> None:
+        settings = SIGNALBOX_SETTINGS[row]
+        self.home = workdir / row
+        self.home.mkdir(exist_ok=True)
+        text = catalog_toml(
+            scenario,
+            sim_url,
+            probe_interval_s=settings["probe_interval_s"],
+            probe_jitter_s=settings["probe_jitter_s"],
+        )
+        if settings["routing"]:
+            routing = "".join(f"{k} = {v!r}\n" for k, v in settings["routing"].items())
+            text += "\n[routing]\n" + routing
+        catalog = self.home / "catalog.toml"
+        catalog.write_text(text)
+        self.env = dict(
+            env,
+            SIGNALBOX_DATABASE_URL=f"sqlite:///{self.home / 'signalbox.db'}",
+            SIGNALBOX_CATALOG=str(catalog),
+            SIGNALBOX_DATA_DIR=str(self.home),
+        )
+        self.migrate = start(cli("db", "upgrade"), self.env, self.home / "db.log")
+        self.url = f"http://127.0.0.1:{free_port()}"
+
+    def launch(self) -> list[subprocess.Popen[bytes]]:
+        """After the migration: the prober and the router (call once the simulator answers)."""
+        if self.migrate.wait() != 0:
+            raise RuntimeError(f"db upgrade failed; see {self.home / 'db.log'}")
+        port = self.url.rsplit(":", 1)[1]
+        return [
+            start(cli("probe"), self.env, self.home / "probe.log"),
+            start(cli("router", "--port", port), self.env, self.home / "router.log"),
+        ]
+
+
+def ensure_litellm() -> Path:
+    """The python of a virtualenv holding the pinned litellm, made (or repinned) once."""
+    python = LITELLM_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)
+    code = "import importlib.metadata as m; print(m.version('litellm'))"
+    have = subprocess.run([str(python), "-c", code], capture_output=True, text=True).stdout.strip()
+    if have != LITELLM_VERSION:
+        pip = [str(python), "-m", "pip", "install", "-q", f"litellm=={LITELLM_VERSION}"]
+        subprocess.run(pip, check=True)
+    return python

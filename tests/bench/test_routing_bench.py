@@ -1,0 +1,150 @@
+"""The routing benchmark's pure parts: generated scenarios, attempt-based outage figures, the
+hindsight baseline, the share distribution, and the README table built from result files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import report
+from bench.routing.generate import generate
+from bench.routing.metrics import distribution, outage_attempts, summarise
+from bench.routing.policies import hindsight_static
+from bench.routing.stream import Result, Target
+from signalbox.simulator.scenario import parse_scenario
+
+
+def test_generated_scenarios_are_valid_seeded_and_varied() -> None:
+    scenarios = [parse_scenario(generate(seed)) for seed in range(20)]
+    assert generate(3) == generate(3) and generate(3) != generate(4)
+    kinds = {e.kind for s in scenarios for e in s.events}
+    assert kinds == {"outage", "degrade", "error_burst"}
+    assert any(e.ramp_s > 0 for s in scenarios for e in s.events)  # ramps
+    assert any(e.kind == "degrade" and e.ramp_s == 0 for s in scenarios for e in s.events)  # steps
+    assert any(p.cycle for s in scenarios for p in s.providers)  # daily cycles
+    capacities = {p.capacity for s in scenarios for p in s.providers}
+    assert min(capacities) <= 8 and max(capacities) >= 64  # capacity limits
+    assert all(p.background.mean > 0 for s in scenarios for p in s.providers)
+    for s in scenarios:
+        assert all(0 <= e.start_s < e.end_s <= 450 for e in s.events)
+        assert all(m.noise.tps_cv > 0 for p in s.providers for m in p.models)  # noise stays on
+
+
+def _r(sent: float, tried: list[str], ok: bool = True, ttft: float | None = 300.0) -> Result:
+    return Result(sent, tried[-1], ok, ttft_ms=ttft if ok else None, tps=100.0 if ok else None,
+                  output_tokens=50 if ok else 0, tried=tried)  # fmt: skip
+
+
+def test_outage_figures_come_from_attempts_not_from_the_winner() -> None:
+    results = [
+        _r(9.0, ["a"]),  # before the outage
+        _r(10.5, ["a", "b"], ttft=900.0),  # tried the dead one, recovered on b
+        _r(11.0, ["a"], ok=False),  # tried only the dead one: failed
+        _r(12.0, ["a", "b"], ttft=700.0),
+        _r(13.0, ["b"], ttft=300.0),
+        _r(14.0, ["b"], ttft=320.0),
+    ]
+    out = outage_attempts(results, "a", 10.0, 20.0)
+    assert out["attempting_s"] == pytest.approx(2.0)  # the last attempt at a, 2 s in
+    assert out["attempted_dead"] == 3 and out["failed"] == 1 and out["requests"] == 5
+    assert out["added_ttft_ms"] == pytest.approx(800.0 - 310.0)
+    # winner-only bookkeeping would see nothing on a after 11 s, and 0 added TTFT
+    none = outage_attempts([_r(10.5, ["b"]), _r(12.0, ["b"])], "a", 10.0, 20.0)
+    assert none["attempting_s"] == 0.0 and none["attempted_dead"] == 0
+
+
+def test_delivered_throughput_caps_bunched_streams_and_counts_failures_as_zero() -> None:
+    steady = [_r(float(i), ["a"]) for i in range(9)]
+    bunched = Result(9.0, "a", True, ttft_ms=300.0, tps=400_000.0, output_tokens=50, tried=["a"])
+    row = summarise([*steady, bunched], tps_cap=300.0)
+    assert row["tps_delivered"] == pytest.approx((9 * 100.0 + 300.0) / 10) and row["capped"] == 1
+    failed = Result(10.0, "a", False, error="http_503", tried=["a"])
+    assert summarise([*steady, failed], tps_cap=300.0)["tps_delivered"] == pytest.approx(90.0)
+
+
+def test_distribution_reports_median_worst_tenth_and_minimum() -> None:
+    d = distribution([float(v) for v in range(1, 21)])
+    assert d == {"n": 20, "median": 10.5, "worst10": 2.0, "min": 1.0}
+
+
+def test_hindsight_static_scores_each_provider_under_the_whole_streams_load() -> None:
+    scenario = parse_scenario(
+        """
+seed = 1
+[[provider]]
+name = "tiny"
+capacity = 2
+overload_slope = 2.0
+background = { mean = 0.0 }
+[[provider.model]]
+model = "m"
+tps = 150.0
+[[provider]]
+name = "steady"
+background = { mean = 0.0 }
+[[provider.model]]
+model = "m"
+tps = 100.0
+"""
+    )
+    targets = [Target(n, "openai", "", "m", None, 0.0, 0.0) for n in ("tiny", "steady")]
+    best, scores = hindsight_static(scenario, targets, "m", 0.0, 100.0, rps=6.0, tokens=100.0)
+    assert best.provider == "steady" and scores["tiny"] < scores["steady"]
+    light, _ = hindsight_static(scenario, targets, "m", 0.0, 100.0, rps=0.5, tokens=100.0)
+    assert light.provider == "tiny"  # fastest when it is not swamped
+
+
+def _result_file(tmp_path, shares: dict[str, list[float]]) -> None:
+    scenarios = {}
+    for i in range(len(shares["signalbox"])):
+        scenarios[f"gen-{i:03d}"] = [
+            {
+                p: {"share_of_oracle": v[i], "error_rate": 0.0, "attempting_s": 0.5}
+                for p, v in shares.items()
+            }
+        ]
+    from bench.bench_routing import summary
+
+    data = {
+        "benchmark": "routing", "command": "python bench/bench_routing.py --generated 3",
+        "commit": "abc123", "dirty": False, "started_at": "2026-12-04T09:00:00+00:00",
+        "machine_at_start": {"cpus": 2, "loadavg": [1.0, 1.0, 1.0]},
+        "machine_at_end": {"cpus": 2, "loadavg": [2.0, 1.0, 1.0]}, "runtime_s": 600.0,
+        "settings": {"rps": 6.0},
+        "figures": {"scenarios": scenarios, "summary": summary(scenarios)},
+    }  # fmt: skip
+    (tmp_path / "routing-20261204T090000Z.json").write_text(json.dumps(data))
+
+
+def test_report_builds_the_readme_block_from_result_files(tmp_path, monkeypatch) -> None:
+    _result_file(
+        tmp_path,
+        {
+            "signalbox": [0.99, 0.80, 0.97],
+            "hindsight-static": [0.90, 0.85, 0.90],
+            "oracle": [1.0, 1.0, 1.0],
+        },
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.BEGIN}\nstale figures\n{report.END}\nafter\n")
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "README", readme)
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    monkeypatch.setattr("sys.argv", ["report.py", "--check"])
+    assert report.main() == 1  # stale
+    monkeypatch.setattr("sys.argv", ["report.py"])
+    assert report.main() == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("after\n") and "stale figures" not in text
+    assert "| Signalbox (default settings) | 97.0% | 80.0% | 80.0% | 66.7% |" in text
+    assert "median 97.0% (target 95%: met); worst 10 % 80.0% (target 85%: missed)" in text
+    assert "routing-20261204T090000Z.json" in text and "abc123" in text
+    assert "not a strict upper" in text
+    monkeypatch.setattr("sys.argv", ["report.py", "--check"])
+    assert report.main() == 0
+
+
+def test_the_readme_benchmark_block_is_what_the_committed_results_say(monkeypatch) -> None:
+    monkeypatch.setattr("sys.argv", ["report.py", "--check"])
+    assert report.main() == 0, "run python bench/report.py after adding results"
