@@ -26,6 +26,7 @@ from signalbox.protocols.chat import (
     chosen_function,
     function_of,
     function_tools,
+    json_format,
     max_tokens_of,
     refuse_legacy_functions,
     stop_sequences,
@@ -111,6 +112,12 @@ def translate_request(body: dict[str, Any], upstream_model: str) -> dict[str, An
         out["tools"] = tools
     if choice is not None:
         out["tool_choice"] = choice
+    wants_json, schema = json_format(body.get("response_format"), LABEL)
+    if wants_json:
+        # Anthropic's structured outputs take a schema only: plain JSON mode is "any object".
+        out["output_config"] = {
+            "format": {"type": "json_schema", "schema": schema or {"type": "object"}}
+        }
     return out
 
 

@@ -122,6 +122,30 @@ def refuse_legacy_functions(body: dict[str, Any], label: str) -> None:
         )
 
 
+def json_format(fmt: Any, label: str) -> tuple[bool, dict[str, Any] | None]:
+    """OpenAI ``response_format`` as (JSON asked, its schema if one is given), for protocols
+    that express structured output their own way; ``label`` names the protocol in errors."""
+    if fmt is None:
+        return False, None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "text":
+        return False, None
+    if kind == "json_object":
+        return True, None
+    if kind == "json_schema":
+        spec = fmt.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, dict) else None
+        if not isinstance(schema, dict):
+            raise TranslationError(
+                "response_format.json_schema.schema: required, a JSON schema object"
+            )
+        return True, schema
+    raise TranslationError(
+        f"response_format.type: {kind!r} is not translated for {label} endpoints; use 'text', "
+        "'json_object' or 'json_schema'"
+    )
+
+
 def max_tokens_of(body: dict[str, Any]) -> Any:
     """The app's output limit: ``max_completion_tokens``, else ``max_tokens`` (None if neither)."""
     return body.get("max_completion_tokens") or body.get("max_tokens")

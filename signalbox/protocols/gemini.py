@@ -34,6 +34,7 @@ from signalbox.protocols.chat import (
     chosen_function,
     function_of,
     function_tools,
+    json_format,
     max_tokens_of,
     refuse_legacy_functions,
     stop_sequences,
@@ -275,25 +276,13 @@ def _generation_config(body: dict[str, Any]) -> dict[str, Any]:
 
 def _response_format(fmt: Any) -> dict[str, Any]:
     """OpenAI ``response_format`` as ``responseMimeType`` (+ ``responseJsonSchema``)."""
-    if fmt is None:
+    wants_json, schema = json_format(fmt, LABEL)
+    if not wants_json:
         return {}
-    kind = fmt.get("type") if isinstance(fmt, dict) else None
-    if kind == "text":
-        return {}
-    if kind == "json_object":
-        return {"responseMimeType": "application/json"}
-    if kind == "json_schema":
-        spec = fmt.get("json_schema")
-        schema = spec.get("schema") if isinstance(spec, dict) else None
-        if not isinstance(schema, dict):
-            raise TranslationError(
-                "response_format.json_schema.schema: required, a JSON schema object"
-            )
-        return {"responseMimeType": "application/json", "responseJsonSchema": schema}
-    raise TranslationError(
-        f"response_format.type: {kind!r} is not translated for Gemini endpoints; use 'text', "
-        "'json_object' or 'json_schema'"
-    )
+    out: dict[str, Any] = {"responseMimeType": "application/json"}
+    if schema is not None:
+        out["responseJsonSchema"] = schema
+    return out
 
 
 def _function_calling(choice: Any, tool_names: set[str]) -> dict[str, Any] | None:
