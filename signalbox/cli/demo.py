@@ -29,7 +29,8 @@ MARKER = ".signalbox-demo"
 DEMO_ROUTE = "assist"
 DEMO_ROUTE_MODELS = ("llama-3.1-70b", "gemini-2.5-flash")
 ROUTE_SHARE = 0.25  # of the demo's requests go to the route
-HARD_SHARE = 0.2  # of those carry a hard task (metadata.difficulty), which the cheap model fumbles
+HARD_SHARE = 0.2  # of those carry a hard task (a long document), which the cheap model fumbles
+HARD_DOCUMENT = "Ada lived in London, England, then moved to Lyon, France. " * 64  # ~3,800 chars
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -294,11 +295,11 @@ async def _drive(
         if routes and rng.random() < ROUTE_SHARE:
             model = rng.choice(routes)
             content = "Reply in JSON: the city and country of the Eiffel Tower."
-            hard = rng.random() < HARD_SHARE
-            extra = {
-                "response_format": {"type": "json_object"},
-                "metadata": {"difficulty": "0.9" if hard else "0.1"},
-            }
+            if rng.random() < HARD_SHARE:
+                # Hard means a long document to read: the simulator derives difficulty from
+                # prompt length on every protocol (metadata does not reach Anthropic's API).
+                content = "Reply in JSON: every city and country named below.\n" + HARD_DOCUMENT
+            extra = {"response_format": {"type": "json_object"}}
             max_tokens = 512  # room for a whole answer: `length` should mean a truncated one
         else:
             model = rng.choice(models) + rng.choice(objectives)
