@@ -4,6 +4,7 @@ and the proxy."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from signalbox.router.openapi import OPENAPI
 from signalbox.router.params import RouteRequest, chat_request, route_query
 from signalbox.router.routed import run_route
 from signalbox.router.state import STATE, RankEntry, RouterState
-from signalbox.routing.objectives import DEFAULT_OBJECTIVE
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE, Objective
 from signalbox.routing.scoring import RequestShape
 from signalbox.routing.select import Decision, Ranked, choose, rank
 
@@ -119,9 +120,20 @@ def _route_request(state: RouterState, request: web.Request) -> RouteRequest:
 
 async def route(request: web.Request) -> web.Response:
     """``GET /v1/route``: the decision and its ranking (the body is built once per distinct
-    decision on a cached ranking)."""
+    decision on a cached ranking). For a route's name: the decision for its first step (the
+    default model, under the route's objective unless the query gives one), plus the route's
+    path; the triggers need a request, so a chat completion may still start further along."""
     state = request.app[STATE]
     rr = _route_request(state, request)
+    named = state.catalog.route(rr.model) if rr.model not in state.live.by_model else None
+    if named is not None:
+        objective = rr.objective or (Objective(named.objective) if named.objective else None)
+        decision, _ = decide(
+            state, replace(rr, model=named.default, objective=objective), allow_trial=False
+        )
+        body = orjson.loads(_route_body(state, decision, rr.shape))
+        body["route"] = {"name": named.name, "path": list(named.path)}
+        return _json(body)
     decision, entry = decide(state, rr, allow_trial=False)
     body = entry.bodies.get(id(decision))
     if body is None:

@@ -190,6 +190,16 @@ OPENAPI: dict[str, Any] = {
                     },
                     "excluded": {"type": "array", "items": {"type": "object"}},
                     "reason": {"type": "string"},
+                    "route": {
+                        "type": "object",
+                        "description": "when `model` named a route: its name and models in order"
+                        " (the decision is for the first, its default model)",
+                        "required": ["name", "path"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "path": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
                 },
             },
             "ProviderPreferences": {
@@ -386,7 +396,8 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [
                     _q(
                         "model",
-                        "canonical model name, optionally @objective",
+                        "canonical model name or a route's name (the decision for its default"
+                        " model), optionally @objective",
                         _MODEL,
                         True,
                     ),

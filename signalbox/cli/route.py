@@ -59,6 +59,9 @@ def format_ranking(body: dict) -> str:
         )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     lines = [f"{body['model']} · {body['objective']} → {body['provider']}"]
+    if body.get("route"):  # a route's name was asked: its first step, then where it escalates
+        route = body["route"]
+        lines.insert(0, f"route {route['name']}: {' → '.join(route['path'])} (first step below)")
     lines += [
         "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         for row in rows
