@@ -79,7 +79,9 @@ def test_the_probe_process_leaves_busy_endpoints_to_their_traffic(
     with SimulatorThread("fast") as sim:
         catalog = tmp_path / "catalog.toml"
         catalog.write_text(
-            catalog_toml(sim.scenario, sim.base_url, probe_interval_s=0.5, probe_jitter_s=0.1)
+            # An interval well above the traffic's 0.2 s cadence: on a loaded machine a stalled
+            # feeder or coverage refresh of half a second must not read as "no traffic".
+            catalog_toml(sim.scenario, sim.base_url, probe_interval_s=1.5, probe_jitter_s=0.1)
         )
         engine = make_engine(fresh_pg_url)
         ids = sync_catalog(engine, parse_catalog(catalog.read_text())).endpoint_ids
@@ -109,7 +111,10 @@ def test_the_probe_process_leaves_busy_endpoints_to_their_traffic(
         )
         try:
             # when the prober has probed every other endpoint several times
-            poll(lambda: min(probes(engine, ids, exclude=busy).values(), default=0) >= 4)
+            poll(
+                lambda: min(probes(engine, ids, exclude=busy).values(), default=0) >= 3,
+                timeout_s=60,
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
