@@ -18,7 +18,8 @@ from signalbox.router.openapi import OPENAPI
 from signalbox.router.params import RouteRequest, chat_request, route_query
 from signalbox.router.routed import run_route
 from signalbox.router.state import STATE, RankEntry, RouterState
-from signalbox.routing.objectives import DEFAULT_OBJECTIVE, Objective
+from signalbox.routes import Route
+from signalbox.routing.objectives import DEFAULT_OBJECTIVE
 from signalbox.routing.scoring import RequestShape
 from signalbox.routing.select import Decision, Ranked, choose, rank
 
@@ -85,25 +86,28 @@ def _record(r: Ranked, shape: RequestShape) -> dict[str, Any]:
     }
 
 
-def _route_body(state: RouterState, decision: Decision, shape: RequestShape) -> bytes:
+def _route_body(
+    state: RouterState, decision: Decision, shape: RequestShape, route: Route | None = None
+) -> bytes:
     chosen = decision.chosen
     assert chosen is not None
     ref = state.live.endpoints[chosen.candidate.key].ref
-    return orjson.dumps(
-        {
-            "model": decision.model,
-            "objective": decision.objective,
-            "provider": chosen.provider,
-            "endpoint": {
-                "base_url": ref.provider.base_url,
-                "upstream_model": ref.spec.upstream_model,
-                "api": ref.provider.api,
-            },
-            "ranking": [_record(r, shape) for r in decision.ranking],
-            "excluded": [{"provider": p, "why": w} for p, w in decision.excluded],
-            "reason": decision.reason,
-        }
-    )
+    body: dict[str, Any] = {
+        "model": decision.model,
+        "objective": decision.objective,
+        "provider": chosen.provider,
+        "endpoint": {
+            "base_url": ref.provider.base_url,
+            "upstream_model": ref.spec.upstream_model,
+            "api": ref.provider.api,
+        },
+        "ranking": [_record(r, shape) for r in decision.ranking],
+        "excluded": [{"provider": p, "why": w} for p, w in decision.excluded],
+        "reason": decision.reason,
+    }
+    if route is not None:
+        body["route"] = {"name": route.name, "path": route.path}
+    return orjson.dumps(body)
 
 
 def _route_request(state: RouterState, request: web.Request) -> RouteRequest:
@@ -127,13 +131,9 @@ async def route(request: web.Request) -> web.Response:
     rr = _route_request(state, request)
     named = state.catalog.route(rr.model) if rr.model not in state.live.by_model else None
     if named is not None:
-        objective = rr.objective or (Objective(named.objective) if named.objective else None)
-        decision, _ = decide(
-            state, replace(rr, model=named.default, objective=objective), allow_trial=False
-        )
-        body = orjson.loads(_route_body(state, decision, rr.shape))
-        body["route"] = {"name": named.name, "path": list(named.path)}
-        return _json(body)
+        first_step = replace(rr, model=named.default, objective=named.objective_for(rr.objective))
+        decision, _ = decide(state, first_step, allow_trial=False)
+        return web.Response(body=_route_body(state, decision, rr.shape, named), content_type=JSON)
     decision, entry = decide(state, rr, allow_trial=False)
     body = entry.bodies.get(id(decision))
     if body is None:
@@ -268,7 +268,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Readiness: ``ok``, or ``degraded`` with why (still routing from memory)."""
     state = request.app[STATE]
     degraded = state.live.degraded or state.sync_problem
-    body = {
+    body: dict[str, Any] = {
         "status": "degraded" if degraded else "ok",
         "reason": degraded,
         "warmed": state.follower.warmed if state.follower else False,

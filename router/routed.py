@@ -117,7 +117,7 @@ async def run_route(
     the last; one decision recorded whatever happens."""
     start = pre_call(plan, state.catalog, body, request.headers, rr.shape.input_tokens)
     route = plan.route
-    objective = rr.objective or (Objective(route.objective) if route and route.objective else None)
+    objective = route.objective_for(rr.objective) if route is not None else rr.objective
     run = _Run(plan, received_ns, state.clock(), bool(body.get("stream")), start.escalations)
     deadline_ms = (
         route.first_token_deadline_ms if route is not None and plan.on("deadline") else None

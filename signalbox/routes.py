@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
-from signalbox.routing.objectives import OBJECTIVES
+from signalbox.routing.objectives import OBJECTIVES, Objective
 from signalbox.routing.triggers import BY_CATALOG_KEY, TRIGGERS
 
 # on unless a route's [route.triggers] switches them off: they never cost a wasted answer
@@ -49,6 +49,10 @@ class Route(BaseModel):
     def path(self) -> list[str]:
         """The models in order: the default, then each escalation."""
         return [self.default, *self.escalate]
+
+    def objective_for(self, asked: Objective | None) -> Objective | None:
+        """The objective of every step: the app's ``@objective`` wins over the route's own."""
+        return asked or (Objective(self.objective) if self.objective else None)
 
     def on(self, trigger: str) -> bool:
         """Whether the trigger of that id is switched on (a threshold given counts as on)."""

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 from aiohttp import web
 
@@ -119,3 +121,15 @@ async def eventually(predicate: Callable[[], bool], timeout_s: float = 10.0) -> 
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.02)
+
+
+def answer_text(response: httpx.Response, stream: bool) -> str:
+    """The assistant's text of a chat completion: the whole message, or a stream's deltas joined."""
+    if not stream:
+        return response.json()["choices"][0]["message"]["content"]
+    return "".join(
+        (c.get("delta") or {}).get("content") or ""
+        for e in response.content.split(b"\n\n")
+        if e.startswith(b"data: {")
+        for c in orjson.loads(e[6:]).get("choices") or ()
+    )

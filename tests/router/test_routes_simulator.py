@@ -16,7 +16,7 @@ from signalbox.catalog import parse_catalog
 from signalbox.simulator.catalog import catalog_toml
 from signalbox.simulator.scenario import parse_scenario
 from signalbox.simulator.testing import SimulatorThread
-from tests.router.conftest import running_router
+from tests.router.conftest import answer_text, running_router
 
 SCENARIO = """
 name = "routes-capability"
@@ -69,15 +69,7 @@ async def _ask(http: httpx.AsyncClient, difficulty: str, stream: bool) -> tuple[
     }
     response = await http.post("/v1/chat/completions", json=body)
     assert response.status_code == 200, response.text
-    if stream:
-        text = "".join(
-            (c.get("delta") or {}).get("content") or ""
-            for e in response.content.split(b"\n\n")
-            if e.startswith(b"data: {")
-            for c in orjson.loads(e[6:]).get("choices") or ()
-        )
-    else:
-        text = response.json()["choices"][0]["message"]["content"]
+    text = answer_text(response, stream)
     assert isinstance(orjson.loads(text), dict), text  # every answer served is a JSON object
     return response.headers["x-signalbox-path"], response.headers["x-signalbox-trigger"]
 

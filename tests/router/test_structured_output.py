@@ -18,7 +18,7 @@ from signalbox.protocols.wire import TranslationError
 from signalbox.simulator.catalog import catalog_toml
 from signalbox.simulator.scenario import parse_scenario
 from signalbox.simulator.testing import SimulatorThread
-from tests.router.conftest import running_router
+from tests.router.conftest import answer_text, running_router
 
 SCENARIO = """
 name = "structured"
@@ -91,15 +91,7 @@ async def test_json_asked_through_the_router_comes_back_as_json(
             }
             response = await http.post("/v1/chat/completions", json=body)
             assert response.status_code == 200, response.text
-            if stream:
-                text = "".join(
-                    (c.get("delta") or {}).get("content") or ""
-                    for e in response.content.split(b"\n\n")
-                    if e.startswith(b"data: {")
-                    for c in orjson.loads(e[6:]).get("choices") or ()
-                )
-            else:
-                text = response.json()["choices"][0]["message"]["content"]
+            text = answer_text(response, stream)
             answer = orjson.loads(text)
             assert isinstance(answer, dict), text
             if response_format is fmt:
