@@ -5,8 +5,10 @@
         [--runs 1] [--rps 6] [--no-litellm] [--policies signalbox,oracle,...] [--raw DIR]
     python bench/bench_routing.py --report bench/results/routing-....json   # tables again
 
-Policies: Signalbox with its default settings ("signalbox") and with settings tuned to the time
-compression ("signalbox-tuned"); round-robin; the best static provider chosen early (best over the
+Policies: Signalbox with its default settings ("signalbox"), and with the same defaults with every
+duration divided by the run's time scale ("signalbox-scaled": the default router at the
+scenario's own pace; on request also "signalbox-tuned", the first build's hand-tuned row);
+round-robin; the best static provider chosen early (best over the
 run's first tenth) and in hindsight (best over the whole run, from the truth); LiteLLM's Router
 with latency-based routing (pinned version, installed by this script into .bench-venvs/litellm,
 never at test time); and the oracle: greedy on /truth at request time (polled every 200 ms), no
@@ -52,9 +54,9 @@ from bench.routing.policies import (  # noqa: E402
 )
 from bench.routing.services import (  # noqa: E402
     LITELLM_VERSION,
-    SIGNALBOX_SETTINGS,
     SignalboxRow,
     ensure_litellm,
+    row_settings,
     start_simulator,
     stop,
     wait_http,
@@ -78,12 +80,14 @@ SCENARIOS = {
     "degrade": (8.0, 150.0),
     "saturate": (4.0, 120.0),
 }
+SIGNALBOX_ROWS = ("signalbox", "signalbox-scaled", "signalbox-tuned")
 GENERATED_SCALE, GENERATED_SPAN_S = 10.0, 420.0  # x10: 42 real seconds per generated scenario
 MODEL = "llama-3.1-70b"
 GRACE_S = 30.0  # real seconds the stream's requests get after the last is sent (see drive)
 WARMUP_S = 25.0  # real seconds from the simulators' start to the stream's (set-up, probes)
 POLICIES = (
     "signalbox",
+    "signalbox-scaled",
     "signalbox-tuned",
     "round-robin",
     "early-static",
@@ -93,6 +97,7 @@ POLICIES = (
 )
 LABELS = {
     "signalbox": "Signalbox (default settings)",
+    "signalbox-scaled": "Signalbox (default settings on the scenario's clock)",
     "signalbox-tuned": "Signalbox (tuned to x10 time)",
     "round-robin": "round-robin",
     "early-static": "best static (chosen early)",
@@ -188,8 +193,8 @@ async def run_scenario(
             )
             procs.append(proc)
         rows = {
-            row: SignalboxRow(row, scenario, sims[row], workdir, env)
-            for row in SIGNALBOX_SETTINGS
+            row: SignalboxRow(row, scenario, sims[row], workdir, env, scale)
+            for row in SIGNALBOX_ROWS
             if row in policies
         }
         procs += [r.migrate for r in rows.values()]
@@ -319,9 +324,10 @@ def score(scenario: Scenario, outs: dict[str, list[Result]], start_t, scale, dur
 
 def summary(all_runs: dict[str, list[dict]]) -> dict:
     """Per policy over every scenario run: the distribution of the share of the oracle, and for
-    each Signalbox row how often it beat the hindsight-best static provider."""
+    each Signalbox row how often it beat the hindsight-best static provider and by how much (its
+    share less the static provider's, in points of the oracle: the median, and the worst)."""
     shares: dict[str, list[float]] = {}
-    ahead: dict[str, list[bool]] = {}
+    margins: dict[str, list[float]] = {}
     for runs in all_runs.values():
         for rep in runs:
             hind = (rep.get("hindsight-static") or {}).get("share_of_oracle")
@@ -330,12 +336,17 @@ def summary(all_runs: dict[str, list[dict]]) -> dict:
                     continue
                 shares.setdefault(policy, []).append(row["share_of_oracle"])
                 if policy.startswith("signalbox") and hind is not None:
-                    ahead.setdefault(policy, []).append(row["share_of_oracle"] > hind)
+                    margins.setdefault(policy, []).append(row["share_of_oracle"] - hind)
     out = {}
     for policy, values in shares.items():
         out[policy] = {"label": LABELS.get(policy, policy), **distribution(values)}
-        if policy in ahead:
-            out[policy]["ahead_of_hindsight_static"] = sum(ahead[policy]) / len(ahead[policy])
+        if policy in margins:
+            m = margins[policy]
+            out[policy]["ahead_of_hindsight_static"] = sum(v > 0 for v in m) / len(m)
+            out[policy]["margin_over_hindsight_static"] = {
+                "median": statistics.median(m),
+                "worst": min(m),
+            }
     return out
 
 
@@ -379,7 +390,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rps", type=float, default=6.0)
     parser.add_argument("--no-litellm", action="store_true")
-    parser.add_argument("--policies", default=",".join(POLICIES), help="oracle always runs")
+    parser.add_argument(
+        "--policies",
+        default=",".join(p for p in POLICIES if p != "signalbox-tuned"),
+        help="oracle always runs; signalbox-tuned (the first build's hand-tuned row) on request",
+    )
     parser.add_argument("--report", type=Path, help="only print the tables of a saved result")
     parser.add_argument("--raw", type=Path, help="also write every request's result here")
     args = parser.parse_args()
@@ -406,7 +421,9 @@ def main() -> None:
         "scenarios": names,
         "warmup_s": WARMUP_S,
         "generated": {"time_scale": GENERATED_SCALE, "span_s": GENERATED_SPAN_S},
-        "signalbox_rows": SIGNALBOX_SETTINGS,
+        "signalbox_rows": {  # as on the generated scenarios' clock
+            row: row_settings(row, GENERATED_SCALE) for row in SIGNALBOX_ROWS if row in policies
+        },
         "litellm_version": LITELLM_VERSION,
     }
     record = Run("routing", "python bench/bench_routing.py " + " ".join(sys.argv[1:]), settings)

@@ -2,8 +2,13 @@
 
 Chosen over a push API so that the router needs no address for the prober (and several probe
 workers can follow one router): every ``interval_s`` the prober reads ``GET {router}/v1/endpoints``
-and calls :meth:`Prober.probe_soon` for endpoints whose ``state`` is ``stale`` or ``half-open``, or
-that have fewer than ``min_samples`` samples. A router that is not running is not an error.
+and calls :meth:`Prober.probe_soon` for endpoints whose ``state`` is ``stale``, ``open`` or
+``half-open``, or that have fewer than ``min_samples`` samples. A router that is not running is not
+an error.
+
+An open circuit is probed too: a probe's success closes it at once (out of band, costing no app
+request), so a provider that recovers is back within a poll and a probe, instead of after a
+cooldown that doubles with every failed trial (up to ``max_cooldown_s``, five minutes by default).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-WANTS_PROBE_STATES = {"stale", "half-open", "half_open", "uncertain"}
+WANTS_PROBE_STATES = {"stale", "open", "half-open", "half_open", "uncertain"}
 
 
 def endpoints_wanting_probes(

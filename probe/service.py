@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 SPEND_SAVE_INTERVAL_S = 10.0  # also how often other workers' spending is seen
 METRICS_LOG_INTERVAL_S = 300.0
 COVERAGE_REFRESH_MAX_S = 15.0
+# How often the router is asked which endpoints it is unsure of, and how soon an endpoint may be
+# probed early again: at most these, and no slower than the catalog's probe interval (a poll less
+# frequent than the probes it hurries can hurry none of them, and an early probe a shorter
+# interval already brings is no gap to guard).
+ROUTER_POLL_S = 15.0
+SOON_MIN_GAP_S = 10.0
 
 
 class Companion(Protocol):
@@ -135,6 +141,7 @@ class ProbeService:
             budget=budget,
             claims=self._claims,
             coverage=self._coverage,
+            soon_min_gap_s=min(SOON_MIN_GAP_S, self.catalog.probe.interval_s),
             **lag,
         )
         return targets
@@ -245,6 +252,7 @@ class ProbeService:
                     self.router_url,
                     lambda: self.endpoint_ids,
                     self.prober.probe_soon,
+                    interval_s=min(ROUTER_POLL_S, self.catalog.probe.interval_s),
                     min_samples=self.catalog.routing.min_samples,
                 )
                 poll.start()

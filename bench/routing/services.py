@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from signalbox.catalog import BreakerSettings, RoutingSettings
 from signalbox.simulator.catalog import catalog_toml
 from signalbox.simulator.scenario import Scenario
 
@@ -19,9 +20,14 @@ LITELLM_VENV = ROOT / ".bench-venvs" / "litellm"
 # Pinned: every figure is LiteLLM's at this version (also the gateway benchmark's).
 LITELLM_VERSION = "1.108.7"
 
-# The Signalbox rows. "default": the catalog as `catalog_toml` writes it, no [routing] table, so
-# every routing setting is the shipped default (made for real time). "tuned": half-life,
-# staleness and probe interval scaled down for a run compressed about tenfold in time.
+# The Signalbox rows. "signalbox": the catalog as `catalog_toml` writes it, no [routing] table, so
+# every routing setting is the shipped default (made for real time: a 15-minute half-life, 15 s
+# probes and breaker cooldown), on a run whose clock is compressed (x10 for generated scenarios).
+# "signalbox-scaled": the same defaults with every duration divided by the run's time scale, no
+# value chosen by hand: the default router living through the scenario at its own pace (only the
+# traffic is not scaled, so it sees ten times fewer requests per scenario second than it would).
+# "signalbox-tuned": half-life, staleness and probe interval picked by hand for the compression
+# (the first build's second row, kept for comparison with its results).
 SIGNALBOX_SETTINGS = {
     "signalbox": {"probe_interval_s": 15.0, "probe_jitter_s": 2.0, "routing": {}},
     "signalbox-tuned": {
@@ -30,6 +36,39 @@ SIGNALBOX_SETTINGS = {
         "routing": {"half_life_s": 20.0, "stale_after_s": 10.0},
     },
 }
+
+
+def row_settings(row: str, time_scale: float) -> dict:
+    """The settings of Signalbox row ``row`` on a run compressed ``time_scale``-fold."""
+    if row != "signalbox-scaled":
+        return SIGNALBOX_SETTINGS[row]
+    default = SIGNALBOX_SETTINGS["signalbox"]
+    routing, breaker = RoutingSettings(), BreakerSettings()
+    return {
+        "probe_interval_s": default["probe_interval_s"] / time_scale,
+        "probe_jitter_s": default["probe_jitter_s"] / time_scale,
+        "routing": {
+            "half_life_s": routing.half_life_s / time_scale,
+            "stale_after_s": routing.stale_after_s / time_scale,
+            "breaker": {
+                "cooldown_s": breaker.cooldown_s / time_scale,
+                "max_cooldown_s": breaker.max_cooldown_s / time_scale,
+                "trial_timeout_s": breaker.trial_timeout_s / time_scale,
+            },
+        },
+    }
+
+
+def routing_toml(routing: dict) -> str:
+    """A ``[routing]`` table (and ``[routing.breaker]``) from a row's routing settings."""
+    if not routing:
+        return ""
+    flat = {k: v for k, v in routing.items() if not isinstance(v, dict)}
+    text = "\n[routing]\n" + "".join(f"{k} = {v!r}\n" for k, v in flat.items())
+    for table, values in routing.items():
+        if isinstance(values, dict):
+            text += f"\n[routing.{table}]\n" + "".join(f"{k} = {v!r}\n" for k, v in values.items())
+    return text
 
 
 def free_port() -> int:
@@ -95,9 +134,15 @@ class SignalboxRow:
     store's migration starts at once (it takes seconds), the processes at :meth:`launch`."""
 
     def __init__(
-        self, row: str, scenario: Scenario, sim_url: str, workdir: Path, env: dict[str, str]
+        self,
+        row: str,
+        scenario: Scenario,
+        sim_url: str,
+        workdir: Path,
+        env: dict[str, str],
+        time_scale: float,
     ) -> None:
-        settings = SIGNALBOX_SETTINGS[row]
+        settings = row_settings(row, time_scale)
         self.home = workdir / row
         self.home.mkdir(exist_ok=True)
         text = catalog_toml(
@@ -106,9 +151,7 @@ class SignalboxRow:
             probe_interval_s=settings["probe_interval_s"],
             probe_jitter_s=settings["probe_jitter_s"],
         )
-        if settings["routing"]:
-            routing = "".join(f"{k} = {v!r}\n" for k, v in settings["routing"].items())
-            text += "\n[routing]\n" + routing
+        text += routing_toml(settings["routing"])
         catalog = self.home / "catalog.toml"
         catalog.write_text(text)
         self.env = dict(

@@ -139,10 +139,43 @@ def test_report_builds_the_readme_block_from_result_files(tmp_path, monkeypatch)
     assert text.startswith("intro\n") and text.endswith("after\n") and "stale figures" not in text
     assert "| Signalbox (default settings) | 97.0% | 80.0% | 80.0% | 66.7% |" in text
     assert "median 97.0% (target 95%: met); worst 10 % 80.0% (target 85%: missed)" in text
+    assert "static provider's: median +7.0 points, worst -5.0" in text
     assert "routing-20261204T090000Z.json" in text and "abc123" in text
     assert "not a strict upper" in text
     monkeypatch.setattr("sys.argv", ["report.py", "--check"])
     assert report.main() == 0
+
+
+def test_the_scaled_row_is_every_default_duration_over_the_time_scale() -> None:
+    from bench.routing.services import SIGNALBOX_SETTINGS, routing_toml, row_settings
+    from signalbox.catalog import RoutingSettings, parse_catalog
+    from signalbox.simulator.catalog import catalog_toml
+
+    scenario = parse_scenario(generate(3, 420.0), "gen-003.toml")
+    default = SIGNALBOX_SETTINGS["signalbox"]
+    scaled = row_settings("signalbox-scaled", 10.0)
+    text = catalog_toml(
+        scenario,
+        "http://127.0.0.1:1",
+        probe_interval_s=scaled["probe_interval_s"],
+        probe_jitter_s=scaled["probe_jitter_s"],
+    )
+    catalog = parse_catalog(text + routing_toml(scaled["routing"]))  # the router's own loader
+    shipped, got = RoutingSettings(), catalog.routing
+    assert catalog.probe.interval_s == default["probe_interval_s"] / 10
+    assert catalog.probe.jitter_s == default["probe_jitter_s"] / 10
+    assert got.half_life_s == shipped.half_life_s / 10
+    assert got.stale_after_s == shipped.stale_after_s / 10
+    for name in ("cooldown_s", "max_cooldown_s", "trial_timeout_s"):
+        assert getattr(got.breaker, name) == getattr(shipped.breaker, name) / 10
+    # what is not a duration stays as shipped
+    assert (got.share_buffer, got.explore_share, got.min_samples) == (
+        shipped.share_buffer,
+        shipped.explore_share,
+        shipped.min_samples,
+    )
+    assert got.breaker.failure_threshold == shipped.breaker.failure_threshold
+    assert row_settings("signalbox", 10.0) == default
 
 
 def test_the_readme_benchmark_block_is_what_the_committed_results_say(monkeypatch) -> None:

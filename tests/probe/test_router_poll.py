@@ -28,6 +28,14 @@ def test_endpoints_are_matched_by_id_when_the_router_gives_one() -> None:
     assert endpoints_wanting_probes([{"endpoint_id": 3, "state": "half-open"}], IDS) == {3}
 
 
+def test_an_open_circuit_is_probed_so_a_recovery_closes_it_before_the_cooldown_ends() -> None:
+    payload = [
+        {"endpoint_id": 1, "state": "open", "samples": 80},
+        {"endpoint_id": 2, "state": "healthy", "samples": 80},
+    ]
+    assert endpoints_wanting_probes(payload, IDS) == {1}
+
+
 def test_unexpected_payloads_ask_for_nothing() -> None:
     assert endpoints_wanting_probes("nonsense", IDS) == set()
     assert endpoints_wanting_probes({"endpoints": [1, None]}, IDS) == set()
