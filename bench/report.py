@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_routing import summary as routing_summary  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
 BEGIN = "<!-- bench/report.py: begin (generated; edit bench/report.py, not this) -->"
@@ -73,8 +77,8 @@ def median_of(rows: list[dict[str, Any]], key: str) -> float | None:
 
 def routing_table(path: Path, data: dict[str, Any]) -> list[str]:
     """The share-of-oracle distribution per policy, reroute costs, and the targets."""
-    summary = data["figures"]["summary"]
     scenarios = data["figures"]["scenarios"]
+    summary = routing_summary(scenarios)  # from the rows, so older files get every figure too
     rows = {p: [run[p] for runs in scenarios.values() for run in runs if p in run] for p in ORDER}
     n = sum(1 for runs in scenarios.values() if runs)
     out = [

@@ -88,9 +88,10 @@ class EndpointBook:
         )
 
     def unsure(self, snapshot: EndpointSnapshot, now: float) -> bool:
-        """Whether the prober should look sooner: stale, too few samples, or half-open."""
+        """Whether the prober should look sooner: stale, too few samples, or a circuit not closed
+        (open: a probe's success closes it at once; half-open: it waits for a trial)."""
         return (
             snapshot.stale
             or snapshot.samples < self.settings.min_samples
-            or self.breaker.state(now) is BreakerState.HALF_OPEN
+            or self.breaker.state(now) is not BreakerState.CLOSED
         )

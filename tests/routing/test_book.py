@@ -63,11 +63,12 @@ def test_each_half_life_has_its_statistics_and_the_candidate_carries_the_breaker
     assert candidate.snapshot is long and candidate.breaker is BreakerState.CLOSED
 
 
-def test_unsure_means_stale_thin_or_half_open() -> None:
+def test_unsure_means_stale_thin_open_or_half_open() -> None:
     b = book(RoutingSettings(min_samples=3.0, breaker=BreakerSettings(failure_threshold=1)))
     assert b.unsure(b.estimate(T0, 900.0), T0)  # no data
     for i in range(5):
         b.add(Sample(T0 + i, True, ttft_ms=100.0))
     assert not b.unsure(b.estimate(T0 + 5, 900.0), T0 + 5)
     b.add(Sample(T0 + 6, False, Source.TRAFFIC, ErrorClass.HTTP_5XX))
+    assert b.unsure(b.estimate(T0 + 7, 900.0), T0 + 7)  # open: a probe's success closes it
     assert b.unsure(b.estimate(T0 + 30, 900.0), T0 + 30)  # cooldown over: half-open
