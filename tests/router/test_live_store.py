@@ -165,7 +165,10 @@ async def test_follower_catches_up_when_the_database_comes_back(tmp_path) -> Non
         await asyncio.to_thread(
             insert_observations, engine, [obs(live.ids["p1/m"], clock()).to_row()]
         )
-        assert await eventually(lambda: live.degraded is None and live.observed == 1)
+        # the failed polls backed off (doubling, at most 10 s) while the migration ran, which on a
+        # loaded machine takes seconds: the catch-up may wait out one full backoff
+        caught_up = await eventually(lambda: live.degraded is None and live.observed == 1, 25.0)
+        assert caught_up
         await follower.close()
     finally:
         engine.dispose()
