@@ -216,10 +216,16 @@ async def _send_held(request: web.Request, run: _Run, held: HeldAnswer) -> web.S
     response = web.StreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
-    await response.prepare(request)
-    run.first_byte_ns = perf_ns()
-    await response.write(held.sse)
-    await response.write_eof()
+    try:
+        await response.prepare(request)
+        run.first_byte_ns = perf_ns()
+        await response.write(held.sse)
+        await response.write_eof()
+    except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
+        # The app went away while its answer was held for validation: nothing to send to, and
+        # nothing wrong with the provider (its answer was measured when it came); the decision
+        # is still recorded, with what it cost.
+        return response
     return response
 
 

@@ -4,6 +4,8 @@ only on failure; the OpenAI SDK reads both, and a per-request ``models`` list fa
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import openai
@@ -50,6 +52,30 @@ async def test_a_held_stream_that_escalates_sends_only_the_escalated_answer(env:
     assert _events(raw).count(b"[DONE]") == 1
     assert headers["x-signalbox-path"] == "small,large"
     assert headers["x-signalbox-trigger"] == "finish_length"
+
+
+async def test_an_app_that_leaves_while_its_stream_is_held_costs_no_error(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a held stream whose first token comes in 0.25 s (inside the route's 300 ms deadline)
+    env.script(answer('{"ok": true}', pause_s=0.25))
+    host, port = env.router.url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    body = orjson.dumps({**ask("all", response_format={"type": "json_object"}), "stream": True})
+    writer.write(
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: router\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.close()  # when the app leaves before its answer is sent
+    await writer.wait_closed()
+    await asyncio.sleep(1.0)  # the answer arrives, validates, and finds no one to send to
+    # then nothing is logged as an unhandled error, and the next app is served
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    env.script(answer('{"ok": true}'))
+    _, raw = await _stream(env, ask("all", response_format={"type": "json_object"}))
+    assert _text(raw) == '{"ok": true}'
 
 
 async def test_a_held_stream_that_validates_is_sent_as_it_came(env: Env) -> None:
