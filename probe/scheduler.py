@@ -15,7 +15,10 @@ served successful traffic within the last interval is skipped (``probe.coverage`
 
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
 once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for endpoints the router reports as
-stale or half-open.
+stale, open or half-open.
+
+A scheduled run that finds the endpoint's previous probe still in flight is skipped and counted
+(``skipped_running``), not logged: a slow provider's probe may outlast the interval.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -44,6 +48,21 @@ from signalbox.probe.runner import Target, Timeouts, make_client, probe_target
 from signalbox.records import ErrorClass, Observation, utcnow
 
 log = logging.getLogger(__name__)
+
+
+class _StillRunningFilter(logging.Filter):
+    """Drops APScheduler's warning that a job's run was skipped because its previous run is
+    still going: for a probe that is the design (one probe per endpoint in flight; a slow
+    provider's probe may outlast the interval), counted as ``skipped_running`` instead of a
+    warning per interval for as long as the provider stays slow."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in str(record.msg)
+
+
+# APScheduler logs through the logger it is given: ours, so the filter touches only the prober's.
+_scheduler_log = logging.getLogger(f"{__name__}.apscheduler")
+_scheduler_log.addFilter(_StillRunningFilter())
 
 DEFAULT_DROP_LAG_MS = 10.0
 TIMING_ERRORS = {ErrorClass.TIMEOUT_TTFT, ErrorClass.TIMEOUT_TOTAL}
@@ -125,7 +144,8 @@ class Prober:
         self._sem = asyncio.Semaphore(self._settings.concurrency)
         self._monitor.start()
         if schedule:
-            self._scheduler = AsyncIOScheduler(timezone="UTC")
+            self._scheduler = AsyncIOScheduler(timezone="UTC", logger=_scheduler_log)
+            self._scheduler.add_listener(self._still_running, EVENT_JOB_MAX_INSTANCES)
             self._scheduler.start()
             self._apply_jobs(spread=True)
 
@@ -209,6 +229,10 @@ class Prober:
                 misfire_grace_time=max(int(s.interval_s), 1),
                 next_run_time=first,
             )
+
+    def _still_running(self, event: JobSubmissionEvent) -> None:
+        """A scheduled run found the endpoint's previous probe still in flight (probe loop)."""
+        self.counts["skipped_running"] += 1
 
     async def _job(self, job_id: str) -> None:
         target = self._targets.get(job_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from datetime import date
@@ -135,6 +136,23 @@ async def test_reload_keeps_in_flight_probes_and_applies_the_new_targets(
     finally:
         await prober.stop()
     assert all(o.ok for o in got)
+
+
+async def test_a_run_that_finds_the_last_probe_still_running_is_counted_not_logged(
+    scripted: ScriptedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[Observation] = []
+    prober = Prober(
+        targets_for(scripted, ["slow"], ok_script(pause_s=1.0)), settings(0.2), got.append
+    )
+    await prober.start()
+    try:
+        await wait_for(lambda: prober.counts["skipped_running"] >= 2)
+    finally:
+        await prober.stop()
+    assert scripted.max_active["slow"] == 1
+    assert "signalbox_probe_skipped_running " in prober.metrics_text()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 async def test_stop_lets_in_flight_probes_finish_and_hands_them_over(
