@@ -194,7 +194,9 @@ Outage columns come from attempts (`x-signalbox-tried`; LiteLLM's pre-call callb
 the provider that finally answered; the added TTFT compares, within each outage, the requests
 that tried the dead provider and recovered elsewhere with those that never tried it (a medians'
 difference over few requests: within about ±100 ms it is noise). Worst 10 %: the share at the
-10 % mark of the scenarios (the second lowest of 20)."""
+10 % mark of the scenarios (the second lowest of 20). Each scenario runs once, all policies at
+once on the same 2 CPUs: one scenario's share can move by several points between runs, so read
+the distribution over scenarios rather than any single one."""
 
 
 def generate() -> str:
