@@ -143,7 +143,10 @@ def inspect(
         refusal = message.get("refusal")
         if on("finish_length") and finish == "length":
             return "finish_length", "finish reason length: the answer was cut at the token limit"
-        if on("empty") and not (content or "").strip() and not calls and not refusal:
+        blank = not (content or "").strip() and not calls and not refusal
+        # A refusal with no text (finish_reason content_filter) is a refusal: a route that
+        # escalates on empty answers but not on refusals keeps it.
+        if on("empty") and blank and finish != "content_filter":
             return "empty", "the answer has no text and no tool call"
         if on("refusal") and (why := _refused(message, finish)):
             return "refusal", why

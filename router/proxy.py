@@ -232,6 +232,12 @@ class Forwarder:
                     while not marks.first_ns:
                         chunk = await content.readany()
                         if not chunk:
+                            if reader.finish_reason == "content_filter":
+                                # A refusal with nothing said (Anthropic's stop_reason
+                                # "refusal", a Gemini SAFETY block) is the model's answer, not
+                                # a failed attempt: it arrives with its finish reason.
+                                marks.first_ns = perf_ns()
+                                break
                             ended_early(reader)
                         held.append(fold(marks, reader, parser.feed(chunk), perf_ns()))
                     cm.reschedule(None)

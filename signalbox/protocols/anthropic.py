@@ -237,13 +237,22 @@ class AnthropicReader:
     response; Anthropic numbers content blocks (text included), so ``tool_index`` maps one to the
     other."""
 
-    __slots__ = ("done", "finished", "input_tokens", "out", "output_tokens", "tool_index")
+    __slots__ = (
+        "done",
+        "finish_reason",
+        "finished",
+        "input_tokens",
+        "out",
+        "output_tokens",
+        "tool_index",
+    )
 
     def __init__(self, out: ChunkWriter) -> None:
         self.out = out
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.finished = False  # a stop reason was seen
+        self.finish_reason: str | None = None  # as OpenAI's
         self.done = False  # message_stop seen
         self.tool_index: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool-call index
 
@@ -306,7 +315,8 @@ class AnthropicReader:
             if not stop:
                 return Content.NONE, b""
             self.finished = True
-            return Content.NONE, out.delta({}, STOP_REASONS.get(stop, "stop"))
+            self.finish_reason = STOP_REASONS.get(stop, "stop")
+            return Content.NONE, out.delta({}, self.finish_reason)
         if kind == "message_stop":
             self.done = True
             return Content.NONE, out.end(self.input_tokens, self.output_tokens)

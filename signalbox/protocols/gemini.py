@@ -310,6 +310,7 @@ class GeminiReader:
     __slots__ = (
         "calls",
         "done",
+        "finish_reason",
         "finished",
         "input_tokens",
         "out",
@@ -321,6 +322,7 @@ class GeminiReader:
     def __init__(self, out: ChunkWriter) -> None:
         self.out = out
         self.finished = False
+        self.finish_reason: str | None = None  # as OpenAI's
         self.done = False
         self.started = False  # the role chunk was sent
         self.calls = 0  # tool calls so far (their OpenAI indices)
@@ -370,6 +372,7 @@ class GeminiReader:
             reason = FINISH_REASONS.get(finish, "stop")
             if reason == "stop" and self.calls:
                 reason = "tool_calls"
+            self.finish_reason = reason
             out += self.out.delta({}, reason)
             out += self.out.end(self.input_tokens, self.output_tokens, self.reasoning_tokens)
         return kind, out

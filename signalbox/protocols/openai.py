@@ -38,12 +38,21 @@ def error_text(err: Any) -> str:
 class OpenAIReader:
     """One OpenAI stream: usage, finish and ``[DONE]`` tracked; events relayed as they came."""
 
-    __slots__ = ("done", "finished", "include_usage", "input_tokens", "output_tokens", "sink")
+    __slots__ = (
+        "done",
+        "finish_reason",
+        "finished",
+        "include_usage",
+        "input_tokens",
+        "output_tokens",
+        "sink",
+    )
 
     def __init__(self, include_usage: bool, sink: ChunkSink | None) -> None:
         self.include_usage = include_usage
         self.sink = sink
         self.finished = False
+        self.finish_reason: str | None = None
         self.done = False
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
@@ -81,6 +90,7 @@ class OpenAIReader:
                     raise MalformedEvent("malformed event: a choice is not an object")
                 if choice.get("finish_reason"):
                     self.finished = True
+                    self.finish_reason = str(choice["finish_reason"])
                 delta = choice.get("delta")
                 if not isinstance(delta, dict):
                     continue

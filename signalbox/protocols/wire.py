@@ -48,6 +48,7 @@ class StreamReader(Protocol):
     """One response's reader: feed it every raw SSE event block, in order."""
 
     finished: bool  # a finish / stop reason was seen
+    finish_reason: str | None  # that reason as OpenAI's finish_reason ("content_filter": refused)
     done: bool  # the terminal event ([DONE], message_stop, ...): the stream is over
     input_tokens: int | None
     output_tokens: int | None

@@ -364,7 +364,7 @@ def test_finish_reasons_map_to_openai_ones(finish: str, expected: str) -> None:
     _, out = reader.read(event(None, finish))
     finishes = [c["choices"][0]["finish_reason"] for c in chunks(out)]
     assert finishes == [expected]
-    assert reader.finished and reader.done
+    assert reader.finished and reader.done and reader.finish_reason == expected
 
 
 def test_a_blocked_prompt_ends_the_stream_as_content_filter() -> None:
@@ -373,6 +373,7 @@ def test_a_blocked_prompt_ends_the_stream_as_content_filter() -> None:
     kind, out = reader.read(raw)
     assert kind is Content.NONE and reader.done
     assert chunks(out)[-1]["choices"][0]["finish_reason"] == "content_filter"
+    assert reader.finish_reason == "content_filter"
 
 
 def test_an_error_object_in_the_stream_is_a_stream_error_with_its_message() -> None:

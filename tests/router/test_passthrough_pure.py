@@ -139,6 +139,24 @@ def test_anthropic_stream_translation() -> None:
     )
     _, out = tr.read(event(b"message_stop", b'{"type":"message_stop"}'))
     assert tr.done and b'"completion_tokens":3' in out and out.endswith(b"data: [DONE]\n\n")
+    assert tr.finish_reason == "length"
+
+
+def test_an_anthropic_refusal_with_no_text_reads_as_content_filter() -> None:
+    tr = anthropic.PROTOCOL.reader("m", include_usage=False)
+
+    def event(name: bytes, data: bytes) -> bytes:
+        return b"event: " + name + b"\ndata: " + data + b"\n\n"
+
+    start = b'{"type":"message_start","message":{"id":"msg_2","usage":{"input_tokens":9}}}'
+    stop = b'{"type":"message_delta","delta":{"stop_reason":"refusal"},"usage":{"output_tokens":0}}'
+    kinds = [
+        tr.read(event(b"message_start", start))[0],
+        tr.read(event(b"message_delta", stop))[0],
+        tr.read(event(b"message_stop", b'{"type":"message_stop"}'))[0],
+    ]
+    assert not any(kinds)  # nothing said
+    assert tr.finished and tr.finish_reason == "content_filter"
 
 
 def test_completion_builder_merges_content_and_tool_calls() -> None:

@@ -93,6 +93,32 @@ async def test_a_refusal_escalates(env: Env) -> None:
     assert response.headers["x-signalbox-trigger"] == "refusal"
 
 
+async def test_a_refusal_with_no_text_escalates_as_a_refusal_not_an_empty_answer(env: Env) -> None:
+    # Anthropic's stop_reason "refusal" or a Gemini SAFETY block, translated: nothing said
+    env.script(answer(None, finish="content_filter"))
+    response = await env.post(ask("all"))
+    assert _served(response) == GOOD
+    assert response.headers["x-signalbox-trigger"] == "refusal"
+    assert response.headers["x-signalbox-path"] == "small,large"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_refusal_with_no_text_is_the_models_answer_not_a_failed_attempt(
+    env: Env, stream: bool
+) -> None:
+    env.script(answer(None, finish="content_filter"))
+    response = await env.post({**ask("small"), "stream": stream})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-signalbox-attempts"] == "1"  # no fallback, no error counted
+    if stream:
+        assert b'"finish_reason":"content_filter"' in response.content
+        assert response.content.endswith(b"data: [DONE]\n\n")
+    else:
+        choice = response.json()["choices"][0]
+        assert choice["finish_reason"] == "content_filter"
+        assert not choice["message"].get("content")
+
+
 async def test_a_refusal_in_the_refusal_field_escalates(env: Env) -> None:
     refusal = {
         "id": "c1",
