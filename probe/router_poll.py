@@ -22,6 +22,8 @@ import httpx
 
 log = logging.getLogger(__name__)
 
+# Asked at most this often (the probe service asks as often as it probes, when that is sooner).
+ROUTER_POLL_S = 15.0
 WANTS_PROBE_STATES = {"stale", "open", "half-open", "half_open", "uncertain"}
 
 
@@ -70,7 +72,7 @@ class RouterPoll:
         endpoint_ids: Callable[[], Mapping[tuple[str, str], int]],
         probe_soon: Callable[[Iterable[int]], None],
         *,
-        interval_s: float = 15.0,
+        interval_s: float = ROUTER_POLL_S,
         min_samples: float = 3.0,
     ) -> None:
         self._url = router_url.rstrip("/") + "/v1/endpoints"

@@ -65,6 +65,7 @@ _scheduler_log = logging.getLogger(f"{__name__}.apscheduler")
 _scheduler_log.addFilter(_StillRunningFilter())
 
 DEFAULT_DROP_LAG_MS = 10.0
+SOON_MIN_GAP_S = 10.0  # an endpoint is probed early at most this often
 TIMING_ERRORS = {ErrorClass.TIMEOUT_TTFT, ErrorClass.TIMEOUT_TOTAL}
 
 
@@ -98,7 +99,7 @@ class Prober:
         *,
         budget: Budget | None = None,
         drop_lag_ms: float = DEFAULT_DROP_LAG_MS,
-        soon_min_gap_s: float = 10.0,
+        soon_min_gap_s: float = SOON_MIN_GAP_S,
         client_factory: Callable[..., httpx.AsyncClient] = make_client,
         claims: ProbeClaims | None = None,
         coverage: TrafficCoverage | None = None,

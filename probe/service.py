@@ -28,9 +28,9 @@ from signalbox.probe.budget import Budget, add_spend, load_spend, utc_today
 from signalbox.probe.claims import ProbeClaims
 from signalbox.probe.coverage import TrafficCoverage
 from signalbox.probe.metrics_http import MetricsServer
-from signalbox.probe.router_poll import RouterPoll
+from signalbox.probe.router_poll import ROUTER_POLL_S, RouterPoll
 from signalbox.probe.runner import Target
-from signalbox.probe.scheduler import Prober
+from signalbox.probe.scheduler import SOON_MIN_GAP_S, Prober
 from signalbox.probe.targets import build_targets
 from signalbox.records import Observation
 from signalbox.settings import Settings
@@ -40,12 +40,6 @@ log = logging.getLogger(__name__)
 SPEND_SAVE_INTERVAL_S = 10.0  # also how often other workers' spending is seen
 METRICS_LOG_INTERVAL_S = 300.0
 COVERAGE_REFRESH_MAX_S = 15.0
-# How often the router is asked which endpoints it is unsure of, and how soon an endpoint may be
-# probed early again: at most these, and no slower than the catalog's probe interval (a poll less
-# frequent than the probes it hurries can hurry none of them, and an early probe a shorter
-# interval already brings is no gap to guard).
-ROUTER_POLL_S = 15.0
-SOON_MIN_GAP_S = 10.0
 
 
 class Companion(Protocol):
@@ -141,6 +135,8 @@ class ProbeService:
             budget=budget,
             claims=self._claims,
             coverage=self._coverage,
+            # no gap longer than the probe interval: an early probe the schedule brings sooner
+            # anyway is nothing to guard against
             soon_min_gap_s=min(SOON_MIN_GAP_S, self.catalog.probe.interval_s),
             **lag,
         )
@@ -252,6 +248,7 @@ class ProbeService:
                     self.router_url,
                     lambda: self.endpoint_ids,
                     self.prober.probe_soon,
+                    # a poll less frequent than the probes it hurries can hurry none of them
                     interval_s=min(ROUTER_POLL_S, self.catalog.probe.interval_s),
                     min_samples=self.catalog.routing.min_samples,
                 )

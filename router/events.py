@@ -43,7 +43,11 @@ class AttemptFailed(Exception):
 
 
 def ended_early(reader: StreamReader) -> None:
-    """The stream ended before any content: raise ``empty`` or ``truncated``."""
+    """The stream ended before any content: raise ``empty`` or ``truncated``, unless it is a
+    refusal that says nothing (finish_reason content_filter: Anthropic's stop_reason "refusal", a
+    Gemini safety block), which is the model's answer and returns."""
+    if reader.finish_reason == "content_filter":
+        return
     if reader.done or reader.finished:
         raise AttemptFailed(ErrorClass.EMPTY, "the stream ended without content")
     raise AttemptFailed(ErrorClass.TRUNCATED, "the stream ended before any content")

@@ -232,13 +232,9 @@ class Forwarder:
                     while not marks.first_ns:
                         chunk = await content.readany()
                         if not chunk:
-                            if reader.finish_reason == "content_filter":
-                                # A refusal with nothing said (Anthropic's stop_reason
-                                # "refusal", a Gemini SAFETY block) is the model's answer, not
-                                # a failed attempt: it arrives with its finish reason.
-                                marks.first_ns = perf_ns()
-                                break
-                            ended_early(reader)
+                            ended_early(reader)  # raises unless a refusal said nothing
+                            marks.first_ns = perf_ns()  # the refusal arrived with its finish
+                            break
                         held.append(fold(marks, reader, parser.feed(chunk), perf_ns()))
                     cm.reschedule(None)
                     if builder is not None:  # a plain completion: read to the end first

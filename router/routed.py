@@ -11,6 +11,7 @@ The last step is never held: there is nowhere left to escalate to.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -216,16 +217,14 @@ async def _send_held(request: web.Request, run: _Run, held: HeldAnswer) -> web.S
     response = web.StreamResponse(
         headers={**headers, "Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
     )
-    try:
+    # The app may have gone while its answer was held for validation (aiohttp's
+    # ClientConnectionResetError is a ConnectionResetError): nothing to send to, and nothing wrong
+    # with the provider, whose answer was measured when it came; the decision is still recorded.
+    with contextlib.suppress(ConnectionResetError):
         await response.prepare(request)
         run.first_byte_ns = perf_ns()
         await response.write(held.sse)
         await response.write_eof()
-    except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
-        # The app went away while its answer was held for validation: nothing to send to, and
-        # nothing wrong with the provider (its answer was measured when it came); the decision
-        # is still recorded, with what it cost.
-        return response
     return response
 
 

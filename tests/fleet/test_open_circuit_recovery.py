@@ -4,7 +4,6 @@ before the cooldown (five minutes here) would have let a trial through."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -14,17 +13,12 @@ import pytest
 from signalbox.simulator.catalog import api_key_environment, catalog_toml
 from signalbox.simulator.testing import SimulatorThread
 from tests.fleet.procs import Service, poll, query, service_env, start_service
+from tests.fleet.test_routers import free_port
 
 MODEL = "llama-3.1-70b"
 # Scheduled probes every 10 minutes and a 5-minute cooldown: within this test only a probe the
 # router asked for can see the recovery.
 BREAKER = "\n[routing.breaker]\ncooldown_s = 300.0\nmax_cooldown_s = 600.0\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _states(client: httpx.Client, router: str) -> dict[str, str]:
@@ -33,10 +27,7 @@ def _states(client: httpx.Client, router: str) -> dict[str, str]:
         payload = client.get(f"{router}/v1/endpoints").json()
     except httpx.TransportError:
         return {}
-    items = (
-        payload.get("data", payload.get("endpoints", [])) if isinstance(payload, dict) else payload
-    )
-    return {i["provider"]: i["state"] for i in items if i.get("model") == MODEL}
+    return {i["provider"]: i["state"] for i in payload["data"] if i["model"] == MODEL}
 
 
 @pytest.mark.slow
@@ -48,7 +39,7 @@ def test_an_open_circuit_closes_on_a_probe_the_router_asked_for_once_the_provide
         catalog = tmp_path / "catalog.toml"
         text = catalog_toml(sim.scenario, sim.base_url, probe_interval_s=600.0, probe_jitter_s=0.0)
         catalog.write_text(text + BREAKER)
-        port = _free_port()
+        port = free_port()
         router = f"http://127.0.0.1:{port}"
         keys = api_key_environment(sim.scenario)
         env = service_env(fresh_pg_url, catalog, tmp_path / "data", SIGNALBOX_API_KEYS="", **keys)
