@@ -40,14 +40,21 @@ def classify(
     got_headers: bool = True,
     finished: bool = True,
     content_chunks: int = 1,
+    finish_reason: str | None = None,
 ) -> ErrorClass | None:
     """The error class of a probe, or None when it succeeded.
 
     ``failure`` is what was raised (None for a stream that ended normally); ``got_headers`` whether
     a response status arrived; ``finished`` whether the dialect's end marker (finish reason,
-    ``[DONE]``, ``message_stop``) was seen; ``content_chunks`` how many content-bearing chunks came.
+    ``[DONE]``, ``message_stop``) was seen; ``content_chunks`` how many content-bearing chunks came;
+    ``finish_reason`` the reader's, as OpenAI's.
     """
     if failure is None:
+        if content_chunks == 0 and finish_reason == "content_filter":
+            # A refusal that says nothing (Anthropic's stop_reason "refusal", a Gemini safety
+            # block) is the model's answer, not the endpoint failing: the router's
+            # ``events.ended_early`` passes it on rather than counting it as ``empty``.
+            return None
         if not finished:
             return ErrorClass.TRUNCATED
         if content_chunks == 0:

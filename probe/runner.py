@@ -229,17 +229,21 @@ def _observation(
         got_headers=status is not None,
         finished=reader.finished or reader.done,
         content_chunks=chunks,
+        finish_reason=reader.finish_reason,
     )
     if failure is not None and error is not None:
         log.debug("probe %s failed: %s (%s)", target.job_id, error, type(failure).__name__)
+    ok = error is None
     estimated = reader.output_tokens is None
     output_tokens = reader.output_tokens if not estimated else (chunks or None)
+    if ok and output_tokens is None:
+        output_tokens = 0  # a refusal that said nothing (the one success without content)
     input_tokens = reader.input_tokens
-    if input_tokens is None and (chunks or reader.output_tokens is not None):
+    # the provider read the prompt of anything that answered, a refusal included
+    if input_tokens is None and (ok or chunks or reader.output_tokens is not None):
         input_tokens = estimate_tokens(target.shape.prompt_text())
         estimated = True
     metrics = derive(marks, output_tokens)
-    ok = error is None
     cost = target.prices.cost_usd(input_tokens, output_tokens) if target.prices else None
     return Observation(
         endpoint_id=target.endpoint_id,

@@ -43,5 +43,16 @@ def test_a_finished_stream_without_content_is_empty_not_truncated() -> None:
     assert classify(None, finished=True, content_chunks=0) is ErrorClass.EMPTY
 
 
+def test_a_refusal_that_says_nothing_is_the_models_answer_not_empty() -> None:
+    assert classify(None, finished=True, content_chunks=0, finish_reason="content_filter") is None
+    # any other reason for ending without content is still the endpoint's failure
+    assert classify(None, finished=True, content_chunks=0, finish_reason="stop") is ErrorClass.EMPTY
+    # and a refusal does not excuse a failure that was raised
+    cut = httpx.RemoteProtocolError("peer closed")
+    assert (
+        classify(cut, content_chunks=0, finish_reason="content_filter") is ErrorClass.STREAM_BROKEN
+    )
+
+
 def test_a_stream_cut_before_the_end_marker_is_truncated_even_with_content() -> None:
     assert classify(None, finished=False, content_chunks=5) is ErrorClass.TRUNCATED

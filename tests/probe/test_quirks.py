@@ -161,6 +161,33 @@ async def test_a_finished_stream_without_content_is_empty(scripted: ScriptedServ
     assert obs.error_class is ErrorClass.EMPTY
 
 
+async def test_a_refusal_that_says_nothing_is_ok_with_no_output(scripted: ScriptedServer) -> None:
+    # given a stream that ends without text because the model refused (OpenAI's content_filter)
+    script = Script([(0, ROLE), (0, openai_chunk(None, finish="content_filter")), (0, DONE)])
+    obs = await probe(scripted, "refused", script)
+    # then it is the model's answer, as the router takes it: no failure, no output, no TTFT
+    assert obs.ok and obs.error_class is None
+    assert obs.output_tokens == 0 and obs.input_tokens is not None
+    assert obs.ttft_ms is None and obs.tps is None
+
+
+async def test_an_anthropic_refusal_with_no_text_is_ok(scripted: ScriptedServer) -> None:
+    writes = [
+        (0, anthropic_event("message_start", {"message": {"usage": {"input_tokens": 12}}})),
+        (
+            0,
+            anthropic_event(
+                "message_delta",
+                {"delta": {"stop_reason": "refusal"}, "usage": {"output_tokens": 0}},
+            ),
+        ),
+        (0, anthropic_event("message_stop", {})),
+    ]
+    obs = await probe(scripted, "claude-refuses", Script(writes), api="anthropic")
+    assert obs.ok, obs.error_class
+    assert (obs.input_tokens, obs.output_tokens, obs.tokens_estimated) == (12, 0, False)
+
+
 async def test_tool_call_deltas_count_as_content(scripted: ScriptedServer) -> None:
     tool = {
         "choices": [
