@@ -2,9 +2,12 @@
 
 Chosen over a push API so that the router needs no address for the prober (and several probe
 workers can follow one router): every ``interval_s`` the prober reads ``GET {router}/v1/endpoints``
-and calls :meth:`Prober.probe_soon` for endpoints whose ``state`` is ``stale``, ``open`` or
-``half-open``, or that have fewer than ``min_samples`` samples. A router that is not running is not
-an error.
+and calls :meth:`Prober.probe_soon` for the endpoints in the answer's ``wanted_probes`` list
+(``provider/model`` keys, most needed first). The router alone decides which endpoints those are
+(``EndpointBook.unsure``: stale, fewer samples than ``[routing] min_samples``, or a circuit not
+closed), so the prober does not keep a second copy of the rule that could drift from it. A router
+that is not running is not an error; an answer without ``wanted_probes`` (not a Signalbox router)
+asks for nothing.
 
 An open circuit is probed too: a probe's success closes it at once (out of band, costing no app
 request), so a provider that recovers is back within a poll and a probe, instead of after a
@@ -24,43 +27,30 @@ log = logging.getLogger(__name__)
 
 # Asked at most this often (the probe service asks as often as it probes, when that is sooner).
 ROUTER_POLL_S = 15.0
-WANTS_PROBE_STATES = {"stale", "open", "half-open", "half_open", "uncertain"}
 
 
 def endpoints_wanting_probes(
-    payload: Any,
-    endpoint_ids: Mapping[tuple[str, str], int],
-    *,
-    min_samples: float = 3.0,
-) -> set[int]:
-    """Store ids of the endpoints in a ``/v1/endpoints`` answer that should be probed sooner.
+    payload: Any, endpoint_ids: Mapping[tuple[str, str], int]
+) -> list[int]:
+    """Store ids of the endpoints a ``/v1/endpoints`` answer lists in ``wanted_probes``, in its
+    order (most needed first), without repeats.
 
-    Accepts a list of endpoint objects or ``{"endpoints"|"data": [...]}``; each object is matched
-    by ``endpoint_id`` (or ``id``), else by ``provider`` and ``model``.
+    Keys this worker does not know (another catalog, an endpoint not yet synced) and entries that
+    are not strings are skipped; an answer that is not an object with a ``wanted_probes`` list asks
+    for nothing.
     """
-    if isinstance(payload, dict):
-        payload = payload.get("endpoints", payload.get("data", []))
-    if not isinstance(payload, list):
-        return set()
-    known = set(endpoint_ids.values())
-    out: set[int] = set()
-    for item in payload:
-        if not isinstance(item, dict):
-            continue
-        samples = item.get("samples")
-        wants = str(item.get("state", "")).lower() in WANTS_PROBE_STATES or (
-            isinstance(samples, int | float) and samples < min_samples
-        )
-        if not wants:
-            continue
-        eid = item.get("endpoint_id", item.get("id"))
-        if isinstance(eid, int) and eid in known:
-            out.add(eid)
-            continue
-        key = (item.get("provider"), item.get("model"))
-        if key in endpoint_ids:
-            out.add(endpoint_ids[key])  # type: ignore[index]
-    return out
+    wanted = payload.get("wanted_probes") if isinstance(payload, dict) else None
+    if not isinstance(wanted, list):
+        return []
+    # matched whole against the router's ``provider/model`` key rather than split, so a model name
+    # with a slash in it still finds its endpoint
+    by_key = {f"{provider}/{model}": eid for (provider, model), eid in endpoint_ids.items()}
+    out: dict[int, None] = {}
+    for key in wanted:
+        eid = by_key.get(key) if isinstance(key, str) else None
+        if eid is not None:
+            out[eid] = None
+    return list(out)
 
 
 class RouterPoll:
@@ -73,13 +63,15 @@ class RouterPoll:
         probe_soon: Callable[[Iterable[int]], None],
         *,
         interval_s: float = ROUTER_POLL_S,
-        min_samples: float = 3.0,
+        api_key: str | None = None,
     ) -> None:
         self._url = router_url.rstrip("/") + "/v1/endpoints"
+        # a router with SIGNALBOX_API_KEYS set answers nothing without one (as `signalbox route`,
+        # the prober presents the first of the keys it is configured with)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._endpoint_ids = endpoint_ids
         self._probe_soon = probe_soon
         self._interval_s = interval_s
-        self._min_samples = min_samples  # the catalog's [routing] min_samples, as the router's
         self._task: asyncio.Task[None] | None = None
         self._reachable: bool | None = None
 
@@ -94,10 +86,20 @@ class RouterPoll:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def poll_once(self, client: httpx.AsyncClient) -> set[int]:
-        """One poll; returns the ids asked for (empty when the router did not answer)."""
+    async def poll_once(self, client: httpx.AsyncClient) -> list[int]:
+        """One poll; returns the ids asked for, most needed first (empty when the router did not
+        answer)."""
         try:
-            response = await client.get(self._url)
+            response = await client.get(self._url, headers=self._headers)
+            if response.status_code == 401:
+                if self._reachable is not False:
+                    log.warning(
+                        "router at %s refuses the prober (401): set SIGNALBOX_API_KEYS for the "
+                        "prober too, or it cannot hurry probes the router asks for",
+                        self._url,
+                    )
+                self._reachable = False
+                return []
             response.raise_for_status()
             payload = response.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -106,9 +108,9 @@ class RouterPoll:
                     "router not answering at %s (%s); will retry", self._url, type(exc).__name__
                 )
             self._reachable = False
-            return set()
+            return []
         self._reachable = True
-        ids = endpoints_wanting_probes(payload, self._endpoint_ids(), min_samples=self._min_samples)
+        ids = endpoints_wanting_probes(payload, self._endpoint_ids())
         if ids:
             log.debug("router asks for sooner probes of %d endpoints", len(ids))
             self._probe_soon(ids)

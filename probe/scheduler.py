@@ -14,8 +14,8 @@ Traffic coverage (``coverage``, with ``skip_with_traffic``): a scheduled run of 
 served successful traffic within the last interval is skipped (``probe.coverage``).
 
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
-once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for endpoints the router reports as
-stale, open or half-open.
+once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for the endpoints the router lists in
+``wanted_probes`` (stale, too few samples, or a circuit not closed).
 
 A scheduled run that finds the endpoint's previous probe still in flight is skipped and counted
 (``skipped_running``), not logged: a slow provider's probe may outlast the interval.

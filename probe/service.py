@@ -250,7 +250,7 @@ class ProbeService:
                     self.prober.probe_soon,
                     # a poll less frequent than the probes it hurries can hurry none of them
                     interval_s=min(ROUTER_POLL_S, self.catalog.probe.interval_s),
-                    min_samples=self.catalog.routing.min_samples,
+                    api_key=next(iter(self.settings.router_api_keys), None),
                 )
                 poll.start()
             await self._stop.wait()

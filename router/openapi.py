@@ -509,7 +509,7 @@ OPENAPI: dict[str, Any] = {
                 "parameters": [_q("model", "only this model's endpoints", {"type": "string"})],
                 "responses": {
                     "200": {
-                        "description": "state (healthy, open, half-open, stale), TTFT/tps quantiles, error rate, price, samples, age, uptime",
+                        "description": "state (healthy, open, half-open, stale), TTFT/tps quantiles, error rate, price, samples, age, uptime; wanted_probes: the provider/model keys to probe sooner, most needed first",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
                     **_AUTH,
