@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -384,7 +385,9 @@ def print_tables(all_runs: dict[str, list[dict]], rps: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default=None, help="fixed scenarios, comma-separated")
+    parser.add_argument(
+        "--scenarios", default=None, help="fixed scenarios or gen-<seed>, comma-separated"
+    )
     parser.add_argument("--generated", type=int, default=0, help="this many random scenarios")
     parser.add_argument("--first-seed", type=int, default=0, help="of the generated scenarios")
     parser.add_argument("--runs", type=int, default=1)
@@ -404,9 +407,11 @@ def main() -> None:
         return
     fixed = args.scenarios if args.scenarios is not None else ("" if args.generated else None)
     names = [s for s in (fixed if fixed is not None else ",".join(SCENARIOS)).split(",") if s]
-    unknown = [n for n in names if n not in SCENARIOS]
+    unknown = [n for n in names if n not in SCENARIOS and not re.fullmatch(r"gen-\d+", n)]
     if unknown:
-        parser.error(f"unknown scenario {unknown[0]!r}; one of {', '.join(SCENARIOS)}")
+        parser.error(
+            f"unknown scenario {unknown[0]!r}; one of {', '.join(SCENARIOS)} or gen-<seed>"
+        )
     names += [f"gen-{args.first_seed + i:03d}" for i in range(args.generated)]
     asked = {p for p in args.policies.split(",") if p} | {"oracle"}
     if args.no_litellm:
