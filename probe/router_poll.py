@@ -92,29 +92,34 @@ class RouterPoll:
         try:
             response = await client.get(self._url, headers=self._headers)
             if response.status_code == 401:
-                if self._reachable is not False:
-                    log.warning(
-                        "router at %s refuses the prober (401): set SIGNALBOX_API_KEYS for the "
-                        "prober too, or it cannot hurry probes the router asks for",
-                        self._url,
-                    )
-                self._reachable = False
-                return []
+                return self._lost(
+                    logging.WARNING,
+                    "router at %s refuses the prober (401): set SIGNALBOX_API_KEYS for the "
+                    "prober too, or it cannot hurry probes the router asks for",
+                    self._url,
+                )
             response.raise_for_status()
             payload = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            if self._reachable is not False:
-                log.info(
-                    "router not answering at %s (%s); will retry", self._url, type(exc).__name__
-                )
-            self._reachable = False
-            return []
+            return self._lost(
+                logging.INFO,
+                "router not answering at %s (%s); will retry",
+                self._url,
+                type(exc).__name__,
+            )
         self._reachable = True
         ids = endpoints_wanting_probes(payload, self._endpoint_ids())
         if ids:
             log.debug("router asks for sooner probes of %d endpoints", len(ids))
             self._probe_soon(ids)
         return ids
+
+    def _lost(self, level: int, message: str, *args: object) -> list[int]:
+        """The router gave no answer to use: say why once per outage (not every poll)."""
+        if self._reachable is not False:
+            log.log(level, message, *args)
+        self._reachable = False
+        return []
 
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:

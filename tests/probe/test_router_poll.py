@@ -93,18 +93,23 @@ def test_an_answer_without_wanted_probes_asks_for_nothing() -> None:
     assert endpoints_wanting_probes(None, IDS) == []
 
 
-async def _serve(body: Any) -> tuple[web.AppRunner, str]:
-    async def endpoints(_: web.Request) -> web.Response:
-        return web.json_response(body)
-
-    app = web.Application()
-    app.router.add_get("/v1/endpoints", endpoints)
+async def _start(app: web.Application) -> tuple[web.AppRunner, str]:
+    """``app`` served on a free loopback port: its runner (to clean up) and base URL."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
+
+
+async def _serve(body: Any) -> tuple[web.AppRunner, str]:
+    async def endpoints(_: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_get("/v1/endpoints", endpoints)
+    return await _start(app)
 
 
 async def test_poll_asks_the_prober_for_the_endpoints_the_router_wants_probed() -> None:
@@ -152,14 +157,10 @@ async def test_the_prober_reads_the_real_routers_answer() -> None:
     app = web.Application()
     app[STATE] = SimpleNamespace(live=live, clock=lambda: now)  # type: ignore[misc]
     app.router.add_get("/v1/endpoints", router_endpoints)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, url = await _start(app)
     ids = {("p1", "m"): 1, ("p2", "m"): 2, ("p3", "m"): 3}
     try:
-        poll = RouterPoll(f"http://127.0.0.1:{port}", lambda: ids, lambda _: None)
+        poll = RouterPoll(url, lambda: ids, lambda _: None)
         async with httpx.AsyncClient() as client:
             # p2 has no data (most needed, first), p1's circuit is open; p3 wants nothing
             assert await poll.poll_once(client) == [2, 1]
@@ -190,11 +191,7 @@ async def test_a_router_that_wants_a_key_gets_the_probers(
     app = web.Application(middlewares=[_guard(["k1", "k2"], Metrics())])
     app[STATE] = SimpleNamespace(live=live, clock=lambda: now)  # type: ignore[misc]
     app.router.add_get("/v1/endpoints", router_endpoints)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, url = await _start(app)
     ids = {("p1", "m"): 1, ("p2", "m"): 2}
     try:
         async with httpx.AsyncClient() as client:
