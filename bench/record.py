@@ -7,12 +7,30 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of the README's table of benchmarks, read off a result file by the benchmark's own
+    ``readme_rows(data)`` (so each benchmark's figures are formatted in one place, its script)."""
+
+    what: str  # what was measured, e.g. "observation writer into PostgreSQL"
+    result: str  # the figure (medians over the run's repetitions), formatted
+    baseline: str  # the baseline measured in the same run, or "-"
+    verdict: str  # ratio to the baseline and/or the target, met or missed
+
+
+def command_line(script: str) -> str:
+    """How this run was invoked, as a reader would type it: ``python bench/<script> <args>``."""
+    return " ".join(["python", f"bench/{script}", *sys.argv[1:]])
 
 
 def commit() -> dict[str, Any]:
