@@ -5,12 +5,15 @@
 
 For each benchmark the newest result file counts (routing: the newest run over generated
 scenarios, and separately over the fixed ones); every figure names the file it came from, whose
-JSON holds the commit, the machine's load, the settings and every per-scenario row.
+JSON holds the commit, the machine's load, the settings and every repetition's figures. The table
+of benchmarks takes each row from the benchmark's own ``readme_rows(data)`` (bench/bench_*.py), so
+a benchmark's figures are formatted in one place, the script that measures them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_routing import summary as routing_summary  # noqa: E402
+from bench.record import Row  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 README = ROOT / "README.md"
@@ -38,10 +42,31 @@ ORDER = (
 )
 
 
+# (result kind, the module whose readme_rows formats it), in the table's order
+SUMMARY = (
+    ("writer", "bench.bench_writer"),
+    ("simulator", "bench.bench_simulator"),
+    ("probe_accuracy", "bench.bench_probe_accuracy"),
+    ("route", "bench.bench_route"),
+    ("gateway", "bench.bench_gateway"),
+    ("dashboard", "bench.bench_dashboard"),
+    ("alerts", "bench.bench_alerts"),
+    ("routes", "bench.bench_routes"),
+)
+
+
 def load(kind: str) -> list[tuple[Path, dict[str, Any]]]:
-    """Every result file of ``kind``, oldest first."""
+    """Every result file of ``kind`` written by :class:`bench.record.Run`, oldest first (files
+    of an older format, without the ``benchmark`` field, are not read: nothing traces them)."""
     files = sorted(RESULTS.glob(f"{kind}-*.json"))
-    return [(f, json.loads(f.read_text())) for f in files]
+    loaded = [(f, json.loads(f.read_text())) for f in files]
+    return [(f, d) for f, d in loaded if d.get("benchmark") == kind]
+
+
+def newest(kind: str) -> tuple[Path, dict[str, Any]] | None:
+    """The newest result file of ``kind``, or None."""
+    files = load(kind)
+    return files[-1] if files else None
 
 
 def pct(v: float | None) -> str:
@@ -52,6 +77,38 @@ def pct(v: float | None) -> str:
 def num(v: float | None, spec: str = ".1f") -> str:
     """A number, or a dash."""
     return "-" if v is None else format(v, spec)
+
+
+def source(path: Path, data: dict[str, Any]) -> str:
+    """A table cell naming the result file, its commit and the load around the run."""
+    dirty = ", uncommitted changes" if data.get("dirty") else ""
+    load_avg = data["machine_at_start"]["loadavg"][0], data["machine_at_end"]["loadavg"][0]
+    return (
+        f"`{path.name}` (commit `{data['commit']}`{dirty}; {data['runtime_s'] / 60:.0f} min; "
+        f"load {load_avg[0]:.1f} to {load_avg[1]:.1f})"
+    )
+
+
+def summary_table() -> list[str]:
+    """The table of benchmarks: one or more rows per benchmark from its newest result file."""
+    out = [
+        "| benchmark | command | result (median) | baseline, same run | ratio / target | run |",
+        "|---|---|---|---|---|---|",
+    ]
+    found = False
+    for kind, module in SUMMARY:
+        latest = newest(kind)
+        if latest is None:
+            continue
+        found = True
+        path, data = latest
+        rows: list[Row] = importlib.import_module(module).readme_rows(data)
+        for i, row in enumerate(rows):
+            command = f"`{data['command']}`" if i == 0 else "(same command)"
+            run = source(path, data) if i == 0 else "(same run)"
+            cells = (row.what, command, row.result, row.baseline, row.verdict, run)
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return out if found else []
 
 
 def provenance(path: Path, data: dict[str, Any]) -> str:
@@ -199,9 +256,23 @@ once on the same 2 CPUs: one scenario's share can move by several points between
 the distribution over scenarios rather than any single one."""
 
 
+ROUTES_METHOD = """\
+Routing across models (`bench/bench_routes.py`, scenario `routes`: a small model whose answers
+are flawed with a probability rising with difficulty (truncated, empty, refused or invalid JSON),
+and a large one at 10x the price that fails rarely). The same seeded workload goes through the
+router as `small`, as `large` and as the route `support` (triggers invalid_json, finish_length,
+empty, refusal, failure); each arm runs on its own seeded simulator and router, so every arm meets
+the same capability draws. Success is an HTTP 200 whose content is a JSON object with the schema's
+required keys; cost sums every upstream attempt (tokens times the catalog's prices, failed and
+escalated attempts included) over the successes, pooled over the run's seeds:"""
+
+
 def generate() -> str:
     """The markdown between the markers."""
     parts: list[str] = []
+    table = summary_table()
+    if table:
+        parts += [*table, ""]
     routing = [(p, d) for p, d in load("routing") if "summary" in d.get("figures", {})]
     generated = [
         (p, d) for p, d in routing if any(s.startswith("gen-") for s in d["figures"]["scenarios"])
@@ -217,6 +288,10 @@ def generate() -> str:
     proxies = load("proxy")
     if proxies:
         parts += [*proxy_table(*proxies[-1]), ""]
+    routes = newest("routes")
+    if routes is not None:
+        detail = importlib.import_module("bench.bench_routes").readme_detail(routes[1])
+        parts += [ROUTES_METHOD, "", *detail, "", provenance(*routes), ""]
     if not parts:
         parts = ["(no results in bench/results yet)", ""]
     return "\n".join(parts)

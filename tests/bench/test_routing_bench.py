@@ -181,3 +181,34 @@ def test_the_scaled_row_is_every_default_duration_over_the_time_scale() -> None:
 def test_the_readme_benchmark_block_is_what_the_committed_results_say(monkeypatch) -> None:
     monkeypatch.setattr("sys.argv", ["report.py", "--check"])
     assert report.main() == 0, "run python bench/report.py after adding results"
+
+
+def test_the_table_of_benchmarks_takes_each_row_from_its_benchmarks_newest_file(
+    tmp_path, monkeypatch
+) -> None:
+    import sys
+    import types
+
+    from bench.record import Row, Run
+
+    module = types.ModuleType("fake_bench")
+    module.readme_rows = lambda data: [  # type: ignore[attr-defined]
+        Row("writer", f"{data['figures']['rate']:,} obs/s", "1 obs/s", "a | b"),
+        Row("writer, again", "2", "-", "-"),
+    ]
+    monkeypatch.setitem(sys.modules, "fake_bench", module)
+    monkeypatch.setattr(report, "SUMMARY", (("writer", "fake_bench"),))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    assert report.summary_table() == []  # no file: no table
+    for stamp, rate in (("20261201T000000Z", 10), ("20261202T000000Z", 20_000)):
+        Run("writer", "python bench/bench_writer.py --runs 2", {}).save(
+            {"rate": rate}, path=tmp_path / f"writer-{stamp}.json"
+        )
+    (tmp_path / "writer-20261203T000000Z.json").write_text('{"bench": "writer"}')  # old format
+    table = report.summary_table()
+    assert len(table) == 4
+    assert table[2].startswith(
+        "| writer | `python bench/bench_writer.py --runs 2` | 20,000 obs/s | 1 obs/s | a \\| b | "
+        "`writer-20261202T000000Z.json` (commit `"
+    )
+    assert table[3] == "| writer, again | (same command) | 2 | - | - | (same run) |"
