@@ -1,37 +1,37 @@
 """Dashboard query benchmark: seed N observations (default 10 million) over 30 days into a fresh
 PostgreSQL database, roll them up, then time the server-side work of the model page — queries and
 polars shaping and figure building — for each window (15m, 1h, 24h, 7d, 30d), and of the overview.
-Target: median < 300 ms for every window.
+Target: median < 300 ms for every window (and the overview).
 
-    .venv/bin/python bench/bench_dashboard.py                 # 10M rows
-    .venv/bin/python bench/bench_dashboard.py --rows 200000   # quick run
+    python bench/bench_dashboard.py                 # 10M rows: loading them takes most of the time
+    python bench/bench_dashboard.py --rows 200000   # quick run
+
+The database is created afresh and seeded on every run (nothing is cached between runs) and
+dropped at the end unless ``--keep``. Every run writes bench/results/dashboard-<time>.json
+(bench/report.py reads them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from bench.record import Row, Run, command_line  # noqa: E402
 
-from signalbox.catalog import parse_catalog
-from signalbox.dashboard.context import DashContext
-from signalbox.dashboard.pages import model as model_page
-from signalbox.dashboard.pages import overview
-from signalbox.dashboard.shape import WINDOWS
-from signalbox.db import make_engine, normalize_url
-from signalbox.migrate import upgrade
-from signalbox.rollup import run_rollups
-from signalbox.sync import sync_catalog
+# the service's modules (sqlalchemy, polars, plotly) are imported inside the functions that use
+# them: bench/report.py imports this module for readme_rows only
 
 MODELS = ("bench-70b", "bench-8b")
 PROVIDERS = ("p1", "p2", "p3", "p4")
@@ -75,6 +75,12 @@ FROM (SELECT g, random() AS r FROM generate_series(CAST(:lo AS bigint), CAST(:hi
 
 def create_database(admin_url: str) -> str:
     """A fresh, migrated database next to ``admin_url``; returns its URL."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from signalbox.db import make_engine, normalize_url
+    from signalbox.migrate import upgrade
+
     name = f"sbx_bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -88,14 +94,27 @@ def create_database(admin_url: str) -> str:
 
 def drop_database(admin_url: str, url: str) -> None:
     """Drop the benchmark database."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from signalbox.db import make_engine
+
     admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
     admin.dispose()
 
 
-def seed(url: str, rows: int, now: datetime) -> None:
-    """Sync the catalog, insert ``rows`` observations over 30 days in chunks, roll them up."""
+def seed(url: str, rows: int, now: datetime) -> dict[str, Any]:
+    """Sync the catalog, insert ``rows`` observations over 30 days in chunks, roll them up; the
+    seconds each step took and the rows the rollups wrote."""
+    from sqlalchemy import text
+
+    from signalbox.catalog import parse_catalog
+    from signalbox.db import make_engine
+    from signalbox.rollup import run_rollups
+    from signalbox.sync import sync_catalog
+
     engine = make_engine(url)
     ids = list(sync_catalog(engine, parse_catalog(catalog_toml())).endpoint_ids.values())
     t0 = (now - timedelta(days=DAYS)).timestamp()
@@ -110,24 +129,37 @@ def seed(url: str, rows: int, now: datetime) -> None:
         print(f"  inserted {hi + 1:>11,} rows ({time.perf_counter() - started:6.1f} s)", flush=True)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE observation"))
+    insert_s = time.perf_counter() - started
     started = time.perf_counter()
     report = run_rollups(engine, now)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE observation_1m"))
         conn.execute(text("VACUUM ANALYZE observation_1h"))
-    print(f"  rollups {report.upserted} in {time.perf_counter() - started:.1f} s", flush=True)
+    rollup_s = time.perf_counter() - started
+    print(f"  rollups {report.upserted} in {rollup_s:.1f} s", flush=True)
     engine.dispose()
+    return {
+        "insert_s": round(insert_s, 1),
+        "rollup_s": round(rollup_s, 1),
+        "rollup_rows": {table: int(n) for table, n in report.upserted.items()},
+    }
 
 
-def measure(url: str, now: datetime, runs: int) -> dict[str, float]:
-    """Median milliseconds of each view's server-side work (after one warm-up run)."""
+def measure(url: str, now: datetime, runs: int) -> dict[str, list[float]]:
+    """Each view's server-side work in milliseconds, ``runs`` times (after one warm-up run)."""
+    from signalbox.dashboard.context import DashContext
+    from signalbox.dashboard.pages import model as model_page
+    from signalbox.dashboard.pages import overview
+    from signalbox.dashboard.shape import WINDOWS
+    from signalbox.db import make_engine
+
     engine = make_engine(url)
     ctx = DashContext(engine=engine, now=lambda: now)
-    views = {
+    views: dict[str, Callable[[], Any]] = {
         f"model {w}": (lambda w=w: model_page.charts(ctx, MODELS[0], w, "both")) for w in WINDOWS
     }
     views["overview"] = lambda: overview.refresh(ctx, list(MODELS))
-    results: dict[str, float] = {}
+    results: dict[str, list[float]] = {}
     for name, view in views.items():
         view()
         samples = []
@@ -135,9 +167,9 @@ def measure(url: str, now: datetime, runs: int) -> dict[str, float]:
             started = time.perf_counter()
             view()
             samples.append((time.perf_counter() - started) * 1000)
-        results[name] = statistics.median(samples)
+        results[name] = samples
         print(
-            f"  {name:<12} median {results[name]:7.1f} ms  (min {min(samples):.1f},"
+            f"  {name:<12} median {statistics.median(samples):7.1f} ms  (min {min(samples):.1f},"
             f" max {max(samples):.1f}, n={runs})",
             flush=True,
         )
@@ -145,8 +177,70 @@ def measure(url: str, now: datetime, runs: int) -> dict[str, float]:
     return results
 
 
+def figures_from(
+    samples: dict[str, list[float]], target_ms: float, seeding: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The result file's figures: per view (in the order measured) every run's milliseconds and
+    their median, the views at or over the target, and the seeding's timings."""
+    views = [
+        {
+            "view": name,
+            "samples_ms": [round(ms, 2) for ms in runs],
+            "median_ms": round(statistics.median(runs), 2),
+        }
+        for name, runs in samples.items()
+        if runs
+    ]
+    return {
+        "views": views,
+        "over_target": [v["view"] for v in views if v["median_ms"] >= target_ms],
+        "seeding": seeding or {},
+    }
+
+
+def view_label(view: str) -> str:
+    """``model 15m`` as ``15 min``, ``model 24h`` as ``24 h``; other views by their name."""
+    match = re.fullmatch(r"model (\d+)([mhd])", view)
+    if not match:
+        return view
+    return f"{match[1]} {dict(m='min', h='h', d='d')[match[2]]}"
+
+
+def count_label(n: int) -> str:
+    """A row count as the README writes it: 10 M, 200 k, 950."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:g} M"
+    if n >= 1_000:
+        return f"{n / 1_000:g} k"
+    return str(n)
+
+
+def readme_rows(data: dict[str, Any]) -> list[Row]:
+    """The README's row: each view's median, and the target (every view's median under
+    ``target_ms``, the overview included, as the script's exit status has it)."""
+    settings, views = data["settings"], data["figures"]["views"]
+    target = settings["target_ms"]
+    result = ", ".join(f"{view_label(v['view'])} {v['median_ms']:.0f} ms" for v in views)
+    over = [
+        f"{view_label(v['view'])} {v['median_ms']:.0f} ms"
+        for v in views
+        if v["median_ms"] >= target
+    ]
+    if not views:
+        outcome = "missed (nothing measured)"
+    elif over:
+        outcome = f"missed ({', '.join(over)})"
+    else:
+        outcome = "met"
+    verdict = f"target < {target:g} ms per window: {outcome}"
+    what = f"dashboard queries, {count_label(settings['rows'])} observations in PostgreSQL"
+    return [Row(what, result or "nothing measured", "-", verdict)]
+
+
 def main() -> int:
-    """Run the benchmark; exit 1 when a window misses the target."""
+    """Run the benchmark and record it; exit 1 when a view misses the target."""
+    from sqlalchemy.engine import make_url
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7)
@@ -159,18 +253,26 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--target-ms", type=float, default=300.0)
     args = parser.parse_args()
+    if args.rows < 1 or args.runs < 1:
+        parser.error("--rows and --runs must be at least 1")
+    # the admin URL's password, if any, stays out of the committed result file
+    settings = {**vars(args), "admin_url": make_url(args.admin_url).render_as_string()}
+    record = Run("dashboard", command_line("bench_dashboard.py"), settings)
     now = datetime.now(UTC)
     url = create_database(args.admin_url)
     print(f"database {make_url(url).database}: seeding {args.rows:,} observations", flush=True)
     try:
-        seed(url, args.rows, now)
+        seeding = seed(url, args.rows, now)
         print("server-side time per view (queries + polars shaping + figures):", flush=True)
-        results = measure(url, now, args.runs)
+        samples = measure(url, now, args.runs)
     finally:
         if not args.keep:
             drop_database(args.admin_url, url)
-    slow = [name for name, ms in results.items() if ms >= args.target_ms]
+    figures = figures_from(samples, args.target_ms, seeding)
+    written = record.save(figures)
+    slow = figures["over_target"]
     print("all views under target" if not slow else f"over {args.target_ms} ms: {', '.join(slow)}")
+    print(f"\nwritten: {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")
     return 1 if slow else 0
 
 

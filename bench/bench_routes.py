@@ -15,9 +15,11 @@ simulator derives it from ``len / 4000`` where metadata does not reach the provi
 Figures per arm: success rate (HTTP 200 and a JSON object holding the required keys), cost per
 successful request (every upstream attempt's tokens times the catalog's prices, summed from the
 router's observations of the arm, failed and escalated attempts included, over the successes) and
-client latency p50/p99. Writes bench/results/routes-<UTC time>.json (with the commit and the
-machine's load) and prints a markdown table. Target: the route's success within 1 point of
-always-large at <= 40 % of its cost per successful request.
+client latency p50/p99. Writes bench/results/routes-<UTC time>.json (``bench.record.Run``: the
+commit, the machine's load, the settings; the figures pooled and per seed; again after every seed)
+into ``--out`` and prints a markdown table. Target: the route's success within 1 point of
+always-large at <= 40 % of its cost per successful request. bench/report.py reads the result
+files (``readme_rows``, ``readme_detail``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,8 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
 import random
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,14 +41,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.record import Row, Run, command_line  # noqa: E402
 from bench.routes.report import ROUTE, Outcome, summarise, table, verdict  # noqa: E402
 
 SCENARIO = "routes"
+DEFAULT_MODEL, ESCALATE = "small", ["large"]
 ROUTE_TOML = f"""
 [[route]]
 name = "{ROUTE}"
-default = "small"
-escalate = ["large"]
+default = "{DEFAULT_MODEL}"
+escalate = {json.dumps(ESCALATE)}
 buffer_for_validation = true  # --stream: hold each stream until its answer validates
 [route.triggers]
 invalid_json = true
@@ -249,21 +251,6 @@ def route_record(db_url: str, since: datetime, until: datetime) -> dict[str, Any
     }
 
 
-def commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return head + ("-dirty" if dirty else "")
-
-
 def wait_http(url: str, deadline_s: float = 60.0) -> None:
     import httpx
 
@@ -321,7 +308,168 @@ def fresh_arm(arm: str, asks: list[Ask], seed: int, args: argparse.Namespace) ->
             sim.join(10)
 
 
+# the target, as bench.routes.report.verdict applies it (here to word the row and count the seeds)
+TARGET_GAP_POINTS, TARGET_COST_SHARE = 1.0, 0.40
+ARM_NAMES = {"small": "always small", "large": "always large", "route": f"route `{ROUTE}`"}
+# how the README names each escalation trigger: (one, several)
+TRIGGERS = {
+    "invalid_json": ("invalid JSON", "invalid JSON"),
+    "finish_length": ("truncated", "truncated"),
+    "empty": ("empty", "empty"),
+    "refusal": ("refusal", "refusals"),
+    "failure": ("failure", "failures"),
+}
+
+
+def arm_figures(got: dict[str, Any]) -> dict[str, Any]:
+    """One arm's figures from what :func:`fresh_arm` returned (or several seeds' of it pooled)."""
+    return (
+        summarise(got["outcomes"], got["cost_usd"], got["attempts"])
+        | {"unpriced_attempts": got["unpriced"]}
+        | {k: v for k, v in got.items() if k.startswith("decisions")}
+    )
+
+
+def pool(gots: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several seeds' results of one arm as one: outcomes joined, costs and counts summed."""
+    out: dict[str, Any] = {"outcomes": [], "cost_usd": 0.0, "attempts": 0, "unpriced": 0}
+    for got in gots:
+        for key in ("outcomes", "cost_usd", "attempts", "unpriced"):
+            out[key] += got[key]
+        if "decisions_by_trigger" in got:
+            counts = out.setdefault("decisions_by_trigger", {})
+            for trigger, n in got["decisions_by_trigger"].items():
+                counts[trigger] = counts.get(trigger, 0) + n
+        if "decisions_cost_usd" in got:
+            out["decisions_cost_usd"] = (
+                out.get("decisions_cost_usd", 0.0) + got["decisions_cost_usd"]
+            )
+    return out
+
+
+def figures_from(
+    seeds: list[tuple[int, dict[str, dict[str, Any]]]], route_skipped: str | None = None
+) -> dict[str, Any]:
+    """The result file's figures from each seed's results per arm (``fresh_arm``'s): every seed's
+    arms and target, the arms pooled over the seeds and their target, and why the route arm was
+    skipped (None when it ran)."""
+    runs = []
+    for seed, by_arm in seeds:
+        arms = {arm: arm_figures(got) for arm, got in by_arm.items()}
+        runs.append({"seed": seed, "arms": arms, "target": verdict(arms)})
+    names = dict.fromkeys(arm for _, by_arm in seeds for arm in by_arm)
+    pooled = {
+        arm: arm_figures(pool([by_arm[arm] for _, by_arm in seeds if arm in by_arm]))
+        for arm in names
+    }
+    return {
+        "route_skipped": route_skipped,
+        "pooled": {"arms": pooled, "target": verdict(pooled)},
+        "runs": runs,
+    }
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f} %"
+
+
+def readme_rows(data: dict[str, Any]) -> list[Row]:
+    """The README's row: the route pooled over the seeds (and each seed's cost share), the
+    single-model arms as the baseline, and the target computed from the pooled figures."""
+    settings, figures = data["settings"], data["figures"]
+    arms, runs = figures["pooled"]["arms"], figures["runs"]
+    route_def = settings["route"]
+    hard = settings["hard"]
+    what = (
+        f"routing across models: route {route_def['name']} ({route_def['default']}, "
+        f"escalate to {' then '.join(route_def['escalate'])}) vs one model, "
+        f"{round(100 * (1 - hard), 1):g} % easy / {round(100 * hard, 1):g} % hard, "
+        "JSON required, noisy simulator"
+        + (", streamed" if settings.get("stream") else "")
+        + f"; {settings['requests']} requests per arm and seed, pooled"
+    )
+    baseline = (
+        "; ".join(
+            f"{ARM_NAMES[arm]} {_pct(arms[arm]['success_rate'])}, "
+            + (
+                f"${arms[arm]['cost_per_success_usd'] * 1000:.3f}"
+                if arms[arm]["cost_per_success_usd"]
+                else "no success"
+            )
+            for arm in ("large", "small")
+            if arm in arms
+        )
+        or "-"
+    )
+    route = arms.get("route")
+    if route is None:
+        skipped = figures.get("route_skipped")
+        result = "route not run" + (f" (the catalog refused it: {skipped})" if skipped else "")
+        return [Row(what, result, baseline, "target: not measured")]
+    target = verdict(arms)
+    cost = route["cost_per_success_usd"]
+    result = f"route: **{_pct(route['success_rate'])}** success, " + (
+        f"${cost * 1000:.3f} per 1k successes" if cost else "no success"
+    )
+    shares = [verdict(r["arms"]) for r in runs]
+    if target is not None:
+        seeds = ""
+        if len(runs) > 1 and all(s is not None for s in shares):
+            seeds = "; seeds " + ", ".join(f"{100 * s['cost_share_of_large']:.1f}" for s in shares)
+            seeds += " %"
+        result += f" (**{_pct(target['cost_share_of_large'])}** of always-large{seeds})"
+    result += (
+        f", {_pct(route['escalation_rate'] or 0.0)} escalated, p50 {route['latency_p50_ms']:.0f} ms"
+    )
+    if target is None:
+        return [Row(what, result, baseline, "target: not measured (no always-large arm)")]
+    outcome = "met" if target["met"] else "missed"
+    if len(runs) > 1:
+        per_seed = [s for s in shares if s is not None]
+        over = sum(s["cost_share_of_large"] > TARGET_COST_SHARE for s in per_seed)
+        behind = sum(s["success_gap_points"] > TARGET_GAP_POINTS for s in per_seed)
+        notes = []
+        if over:
+            notes.append(f"{over} of {len(per_seed)} seeds above {100 * TARGET_COST_SHARE:g} %")
+        if behind:
+            notes.append(
+                f"{behind} of {len(per_seed)} seeds more than {TARGET_GAP_POINTS:g} point behind"
+            )
+        if notes:
+            outcome += f" pooled ({'; '.join(notes)})"
+        else:
+            outcome += (
+                " pooled, and on every seed" if target["met"] else " pooled (met on every seed)"
+            )
+    verdict_text = (
+        f"target: success within {TARGET_GAP_POINTS:g} point of always-large "
+        f"({0.0 - target['success_gap_points']:+.1f}) at <= {100 * TARGET_COST_SHARE:g} % of its "
+        f"cost: {outcome}"
+    )
+    return [Row(what, result, baseline, verdict_text)]
+
+
+def readme_detail(data: dict[str, Any]) -> list[str]:
+    """The README's lines below the table of benchmarks: the per-arm table pooled over the
+    seeds, then the route's escalations by trigger (the router's recorded decisions)."""
+    arms = data["figures"]["pooled"]["arms"]
+    lines = table(arms).splitlines()
+    route = arms.get("route")
+    if route is None:
+        return lines
+    counts = {t: n for t, n in route.get("decisions_by_trigger", {}).items() if t != "none" and n}
+    ordered = sorted(counts.items(), key=lambda tn: (-tn[1], tn[0]))
+    parts = [f"{n:,} {TRIGGERS.get(t, (t, t))[n != 1]}" for t, n in ordered]
+    # a blank line: a line right under a markdown table would be read as one of its rows
+    return [
+        *lines,
+        "",
+        f"Escalations: {', '.join(parts) or 'none'} in {route['requests']:,} requests.",
+    ]
+
+
 def main() -> int:
+    """Run every arm on every seed, record the figures and print the pooled table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=500, help="per arm and run")
     parser.add_argument("--runs", type=int, default=3, help="seeds seed..seed+runs-1, pooled")
@@ -332,6 +480,8 @@ def main() -> int:
     parser.add_argument("--stream", action="store_true", help="stream (the route buffers)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
+    if args.runs < 1 or args.requests < 1:
+        parser.error("--runs and --requests must be at least 1")
 
     chosen = [a.strip() for a in args.arms.split(",") if a.strip()]
     if unknown := [a for a in chosen if a not in ARMS]:
@@ -341,65 +491,42 @@ def main() -> int:
     if no_route and "route" in chosen:
         print(f"route arm skipped: this build's catalog refuses the route ({no_route})")
         chosen.remove("route")
-    load_before = os.getloadavg()
-    pooled: dict[str, dict[str, Any]] = {
-        a: {"outcomes": [], "cost_usd": 0.0, "attempts": 0, "unpriced": 0} for a in chosen
+    out = args.out.resolve()
+    settings = {
+        **vars(args),
+        # the committed file names the output folder as the command line would, not this machine's
+        "out": str(out.relative_to(ROOT) if out.is_relative_to(ROOT) else out),
+        "scenario": SCENARIO,
+        "route": {"name": ROUTE, "default": DEFAULT_MODEL, "escalate": ESCALATE},
     }
-    runs: list[dict[str, Any]] = []
+    record = Run("routes", command_line("bench_routes.py"), settings)
+    path = args.out / f"routes-{record.started:%Y%m%dT%H%M%SZ}.json"
+    seeds: list[tuple[int, dict[str, dict[str, Any]]]] = []
     for run in range(args.runs):
         seed = args.seed + run
         asks = workload(args.requests, args.hard, seed)
-        figures: dict[str, dict[str, Any]] = {}
+        by_arm: dict[str, dict[str, Any]] = {}
         for arm in chosen:
-            got = fresh_arm(arm, asks, seed, args)
-            extra = {k: v for k, v in got.items() if k.startswith("decisions")}
-            figures[arm] = summarise(got["outcomes"], got["cost_usd"], got["attempts"]) | extra
-            for key in ("outcomes", "cost_usd", "attempts", "unpriced"):
-                pooled[arm][key] += got[key]
-            for key, value in extra.items():
-                if key == "decisions_by_trigger":
-                    counts = pooled[arm].setdefault(key, {})
-                    for trigger, n in value.items():
-                        counts[trigger] = counts.get(trigger, 0) + n
-                else:
-                    pooled[arm][key] = pooled[arm].get(key, 0.0) + value
-            f = figures[arm]
+            by_arm[arm] = fresh_arm(arm, asks, seed, args)
+            f = arm_figures(by_arm[arm])
             print(
                 f"run {run + 1} seed {seed} {arm}: success {f['success_rate']:.1%}, "
                 f"cost/success {f['cost_per_success_usd']}, p50 {f['latency_p50_ms']:.0f} ms, "
                 f"statuses {f['statuses']}",
                 flush=True,
             )
-        runs.append({"seed": seed, "arms": figures, "target": verdict(figures)})
-    arms = {
-        arm: summarise(p["outcomes"], p["cost_usd"], p["attempts"])
-        | {"unpriced_attempts": p["unpriced"]}
-        | {k: v for k, v in p.items() if k.startswith("decisions")}
-        for arm, p in pooled.items()
-    }
-    result = {
-        "bench": "routes",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "commit": commit(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "loadavg_before": [round(x, 2) for x in load_before],
-            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-        },
-        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "route_skipped": no_route,
-        "pooled": {"arms": arms, "target": verdict(arms)},
-        "runs": runs,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"routes-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+        seeds.append((seed, by_arm))
+        # saved after every seed: a crash late in the run keeps what was measured
+        figures = figures_from(seeds, no_route)
+        written = record.save(figures, path=path)
     print(f"\n{args.runs} run(s) x {args.requests} requests per arm, pooled:\n")
-    print(table(arms))
-    target = result["pooled"]["target"]
+    print("\n".join(readme_detail(record.data)))
+    target = figures["pooled"]["target"]
     if target is not None:
         per_run = ", ".join(
-            f"{r['target']['cost_share_of_large']:.1%}" for r in runs if r["target"] is not None
+            f"{r['target']['cost_share_of_large']:.1%}"
+            for r in figures["runs"]
+            if r["target"] is not None
         )
         print(
             f"\ntarget (success within 1 point of always-large at <= 40 % of its cost per "
@@ -407,7 +534,7 @@ def main() -> int:
             f"{target['cost_share_of_large']:.1%} of always-large (runs: {per_run}): "
             f"{'met' if target['met'] else 'NOT met'}"
         )
-    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    print(f"\nwrote {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")
     return 0
 
 
