@@ -7,10 +7,14 @@
     for that request (header ``x-simulator-ttft-ms``): |error| p50/p99. The error includes the
     request's way into the handler, shown apart as request→headers.
 
-The server runs in its own process (``signalbox simulate``), the client here on a raw asyncio
-protocol (uvloop), each pinned to its own core when the machine has two or more.
+The server runs in its own process (``python -m simulator``), the client here on a raw asyncio
+protocol (uvloop), each pinned to its own core with ``--pin`` when the machine has two or more.
+The scenario turns the simulator's noise off (per-request tps spread, chunk jitter, stalls: on by
+default), since the schedule measured against is the noiseless one, ``k / tps``.
 
-    .venv/bin/python bench/bench_simulator.py [--runs 3] [--streams 500] [--ttft-streams 200]
+    python bench/bench_simulator.py [--runs 3] [--streams 500] [--ttft-streams 200]
+
+Every run writes bench/results/simulator-<time>.json (bench/report.py reads them).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import math
 import os
 import random
 import socket
@@ -27,10 +32,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.record import Row, Run, command_line  # noqa: E402
+
+TARGET_P99_MS = 2.0  # both errors, pacing and TTFT, at p99
+TTFT_MEDIAN_MS, TTFT_SIGMA = 150.0, 0.4
 CONTENT = b'"delta":{"content":"'
 TTFT_HEADER = b"x-simulator-ttft-ms: "
 
@@ -48,6 +60,10 @@ ttft_sigma = {ttft_sigma}
 tps = {tps}
 output_tokens_median = 100000
 output_tokens_sigma = 0.0
+[provider.model.noise]
+tps_cv = 0.0
+jitter_cv = 0.0
+stall_prob = 0.0
 """
 
 
@@ -143,6 +159,8 @@ async def _connect(port: int, n: int) -> list[Stream]:
 
 
 def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return math.nan  # no samples: no figure (None in the result file)
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -171,7 +189,7 @@ async def pacing_run(port: int, n: int, tps: float, tokens: int) -> dict[str, fl
     return {
         "p50": _pct(errors, 0.5),
         "p99": _pct(errors, 0.99),
-        "max": max(errors),
+        "max": max(errors, default=math.nan),
         "chunks": len(errors) + n,
         "complete": complete,
     }
@@ -185,13 +203,19 @@ async def ttft_run(port: int, n: int, duration_s: float, tokens: int) -> dict[st
     heads: list[float] = []
     end = time.perf_counter() + duration_s
 
+    no_plan = 0
+
     async def worker(s: Stream, delay: float) -> None:
+        nonlocal no_plan
         await asyncio.sleep(delay)
         while time.perf_counter() < end:
             await s.request(request)
+            heads.append((s.head_at - s.sent_at) * 1000)
+            if s.planned_ttft_ms != s.planned_ttft_ms:  # NaN: no planned-TTFT header
+                no_plan += 1
+                continue
             ttft_ms = (s.chunk_times[0] - s.sent_at) * 1000
             errors.append(abs(ttft_ms - s.planned_ttft_ms))
-            heads.append((s.head_at - s.sent_at) * 1000)
 
     await asyncio.wait_for(
         asyncio.gather(*(worker(s, random.random()) for s in streams)), duration_s + 30
@@ -201,8 +225,9 @@ async def ttft_run(port: int, n: int, duration_s: float, tokens: int) -> dict[st
     return {
         "p50": _pct(errors, 0.5),
         "p99": _pct(errors, 0.99),
-        "max": max(errors),
+        "max": max(errors, default=math.nan),
         "n": len(errors),
+        "no_plan": no_plan,
         "head_p50": _pct(heads, 0.5),
         "head_p99": _pct(heads, 0.99),
     }
@@ -250,7 +275,76 @@ def _wait_s(pid: int) -> float:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
+def _finite(run: dict[str, float]) -> dict[str, float | None]:
+    return {k: v if math.isfinite(v) else None for k, v in run.items()}  # JSON has no NaN
+
+
+def _medians(runs: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Per figure, the median over the runs that have it."""
+    out: dict[str, float | None] = {}
+    for key in dict.fromkeys(k for r in runs for k in r):
+        values = [v for r in runs if (v := r.get(key)) is not None]
+        out[key] = statistics.median(values) if values else None
+    return out
+
+
+def figures_from(
+    pacing: list[dict[str, float]], ttft: list[dict[str, float]], loads: list[float]
+) -> dict[str, Any]:
+    """The result file's figures: every run's pacing and TTFT figures (with the 1-minute load
+    average after it), their medians over the runs, and the p99 target they are held to."""
+    runs = [
+        {"pacing": _finite(p), "ttft": _finite(t), "load1": load}
+        for p, t, load in zip(pacing, ttft, loads, strict=True)
+    ]
+    return {
+        "runs": runs,
+        "median": {part: _medians([r[part] for r in runs]) for part in ("pacing", "ttft")},
+        "target_p99_ms": TARGET_P99_MS,
+    }
+
+
+def target_met(median: dict[str, float | None], target_p99_ms: float) -> bool:
+    """Whether one part's median p99 error is within the target (no figure: missed)."""
+    p99 = median.get("p99")
+    return p99 is not None and p99 <= target_p99_ms
+
+
+def readme_rows(data: dict[str, Any]) -> list[Row]:
+    """The README's two rows, pacing and TTFT: median error p50/p99 and the p99 target."""
+    fig, settings = data["figures"], data["settings"]
+    target = fig["target_p99_ms"]
+
+    def cells(part: str, against: str) -> tuple[str, str]:
+        med = fig["median"][part]
+        if med.get("p99") is None:
+            result = "no samples"
+        else:
+            result = f"error vs {against} p50 {med['p50']:.2f} ms, p99 {med['p99']:.2f} ms"
+        verdict = f"target p99 <= {target:g} ms: {'met' if target_met(med, target) else 'missed'}"
+        return result, verdict
+
+    streams = settings["streams"]
+    pacing, pacing_verdict = cells("pacing", "schedule")
+    # a stream cut short has fewer chunks to be late: say so rather than pass on fewer samples
+    complete = [r["pacing"].get("complete") for r in fig["runs"]]
+    short = max((streams - c for c in complete if c is not None), default=0)
+    if short:
+        pacing += f" ({short:.0f} of {streams} streams incomplete in a run)"
+    ttft, ttft_verdict = cells("ttft", "scenario")
+    return [
+        Row(
+            f"simulator token pacing, {streams} streams x {settings['tps']:g} tok/s",
+            pacing,
+            "-",
+            pacing_verdict,
+        ),
+        Row(f"simulator TTFT, {settings['ttft_streams']} streams", ttft, "-", ttft_verdict),
+    ]
+
+
 def main() -> int:
+    """Pacing then TTFT against a fresh simulator, run after run; print and record the errors."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--streams", type=int, default=500)
@@ -275,14 +369,26 @@ def main() -> int:
     )
     parser.add_argument("--asyncio", action="store_true", help="client on asyncio, not uvloop")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
 
     pin = args.pin and len(os.sched_getaffinity(0)) >= 2
     cpus = sorted(os.sched_getaffinity(0))
     if pin:
         os.sched_setaffinity(0, {cpus[1]})
     scenario_text = SCENARIO.format(
-        ttft_ms=150.0, ttft_sigma=0.4, tps=args.tps, chunk_max=args.chunk_tokens_max
+        ttft_ms=TTFT_MEDIAN_MS, ttft_sigma=TTFT_SIGMA, tps=args.tps, chunk_max=args.chunk_tokens_max
     )
+    settings = {
+        **vars(args),
+        "pinned": pin,  # --pin has no effect on one core
+        "ttft_median_ms": TTFT_MEDIAN_MS,
+        "ttft_sigma": TTFT_SIGMA,
+        "noise": False,
+        # a diagnostic build of the server (GC probe) is not the simulator as shipped
+        "gcprobe": bool(os.environ.get("GCPROBE")),
+    }
+    record = Run("simulator", command_line("bench_simulator.py"), settings)
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(scenario_text)
         scenario = Path(f.name)
@@ -299,7 +405,9 @@ def main() -> int:
         f"load average before: {os.getloadavg()}; pinned: {pin}; nice: {args.nice};"
         f" cpus: {os.cpu_count()}"
     )
-    pacing, ttft = [], []
+    pacing: list[dict[str, float]] = []
+    ttft: list[dict[str, float]] = []
+    loads: list[float] = []
     try:
         for run in range(args.runs):
             port = _free_port()
@@ -312,7 +420,7 @@ def main() -> int:
                 p["server_wait"] = (_wait_s(server.pid) - w0) / (time.monotonic() - t0)
                 p["us_per_chunk"] = (_cpu_s(server.pid) - cpu0) / p["chunks"] * 1e6
                 p["client_cpu"] = (time.process_time() - c0) / (time.monotonic() - t0)
-                cpu0, t0 = _cpu_s(server.pid), time.monotonic()
+                cpu0, t0, w0 = _cpu_s(server.pid), time.monotonic(), _wait_s(server.pid)
                 t = asyncio.run(
                     ttft_run(port, args.ttft_streams, args.ttft_duration, args.ttft_tokens)
                 )
@@ -323,6 +431,9 @@ def main() -> int:
                 server.wait(timeout=10)
             pacing.append(p)
             ttft.append(t)
+            loads.append(round(os.getloadavg()[0], 2))
+            # saved after every run: a crash late in the run keeps what was measured
+            written = record.save(figures_from(pacing, ttft, loads))
             print(
                 f"run {run + 1}: pacing p50 {p['p50']:.3f} p99 {p['p99']:.3f} max {p['max']:.1f} ms"
                 f" ({p['chunks']:.0f} chunks, {p['complete']:.0f}/{args.streams} complete, server"
@@ -331,26 +442,30 @@ def main() -> int:
                 f" max {t['max']:.1f} ms (request→headers p50 {t['head_p50']:.2f} p99"
                 f" {t['head_p99']:.2f} ms; {t['n']:.0f} requests, server cpu {t['server_cpu']:.0%}, waited"
                 f" {t['server_wait']:.0%});"
-                f" load {os.getloadavg()[0]:.2f}",
+                f" load {loads[-1]:.2f}",
                 flush=True,
             )
     finally:
         scenario.unlink()
 
-    def med(rows: list[dict[str, float]], key: str) -> float:
-        return statistics.median(r[key] for r in rows)
+    median = figures_from(pacing, ttft, loads)["median"]
+
+    def ms(part: str, key: str, width: int) -> str:
+        value = median[part][key]
+        return "-".rjust(width) if value is None else f"{value:{width}.3f}"
 
     print()
     print(f"median of {args.runs} runs          p50 ms   p99 ms   target p99")
     print(
         f"(a) pacing, {args.streams} streams @ {args.tps:g} tok/s"
-        f"  {med(pacing, 'p50'):6.3f}  {med(pacing, 'p99'):7.3f}   2 ms"
+        f"  {ms('pacing', 'p50', 6)}  {ms('pacing', 'p99', 7)}   {TARGET_P99_MS:g} ms"
     )
     print(
         f"(b) TTFT, {args.ttft_streams} streams          "
-        f"  {med(ttft, 'p50'):6.3f}  {med(ttft, 'p99'):7.3f}   2 ms"
+        f"  {ms('ttft', 'p50', 6)}  {ms('ttft', 'p99', 7)}   {TARGET_P99_MS:g} ms"
     )
     print(f"load average after: {os.getloadavg()}")
+    print(f"\nwritten: {written.relative_to(ROOT)}")
     return 0
 
 

@@ -49,7 +49,7 @@ def test_dashboard_row_gives_each_views_median_and_meets_the_target(tmp_path: Pa
     assert data["figures"]["over_target"] == []
     assert data["figures"]["seeding"]["insert_s"] == 400.0
     (row,) = bench_dashboard.readme_rows(data)
-    assert row.what == "dashboard queries, 10 M observations in PostgreSQL"
+    assert row.what == "dashboard queries, 10 M observations in PostgreSQL; 3 runs per view"
     assert (
         row.result == "15 min 25 ms, 1 h 62 ms, 24 h 104 ms, 7 d 25 ms, 30 d 60 ms, overview 121 ms"
     )
