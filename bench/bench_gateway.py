@@ -2,32 +2,36 @@
 
 Starts ``signalbox simulate`` (three steady, error-free OpenAI-dialect providers of one model, TTFT
 ~200 ms, 100 tokens/s), ``signalbox router`` on a fresh SQLite store, and LiteLLM's proxy
-(``litellm --config``, installed by this script into .bench-venvs/litellm-proxy on first use, or
-the venv given by --litellm-venv / $BENCH_LITELLM_VENV), all on 127.0.0.1. This process is the load
-client: at each concurrency it keeps that many streaming chat completions in flight for a fixed
-time through each path in turn (direct to the simulator, Signalbox, LiteLLM), then does the same
-with short non-streaming requests. Reports TTFT p50/p99, the TTFT each gateway adds over direct,
+(``litellm --config``, pinned to the routing benchmark's version, installed by this script into
+.bench-venvs/litellm-proxy on first use, or the venv given by --litellm-venv / $BENCH_LITELLM_VENV),
+all on 127.0.0.1. This process is the load client: at each concurrency it keeps that many streaming
+chat completions in flight for a fixed time through each path in turn (direct to the simulator,
+Signalbox, LiteLLM), then does the same with short non-streaming requests. Reports TTFT p50/p99, the TTFT each gateway adds over direct,
 requests/s, errors and the gateway's CPU time per request; medians over --runs. Everything it
-starts is stopped on exit, error or Ctrl-C.
+starts is stopped on exit, error or Ctrl-C. Every run writes bench/results/gateway-<UTC time>.json
+(``bench.record.Run``: every run's figures per load and path, and the medians); bench/report.py
+builds the README's rows from it (``readme_rows``). Target: Signalbox adds at least 10x less TTFT
+than LiteLLM's proxy.
 
-    .venv/bin/python bench/bench_gateway.py [--runs 3] [--streams 5 20 100] [--duration 10]
+    python bench/bench_gateway.py [--runs 3] [--streams 5 20 100] [--duration 10]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
 import secrets
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,6 +51,8 @@ from bench.gateway.services import (  # noqa: E402
     start_signalbox,
     start_simulator,
 )
+from bench.record import Row, Run, command_line  # noqa: E402
+from bench.routing.services import LITELLM_VERSION  # noqa: E402
 
 PATHS = ("direct", "signalbox", "litellm")
 LABELS = {
@@ -54,6 +60,9 @@ LABELS = {
     "signalbox": "Signalbox router",
     "litellm": "LiteLLM proxy",
 }
+TARGET_RATIO = 10.0  # LiteLLM's added latency over Signalbox's, at p50 and at p99
+NOISE_MS = 1.0  # an added latency under this is measurement noise: ratios are bounded against it
+HEADLINE_STREAMS = 20  # the README leads with this streaming load when the run measured it
 
 
 def direct_targets(sim_url: str) -> list[Target]:
@@ -108,14 +117,26 @@ def summarise(rows: dict[str, list[dict]], stream: bool) -> dict[str, dict]:
     return out
 
 
-def ratio(litellm_ms: float, signalbox_ms: float) -> str:
-    """LiteLLM's added latency over Signalbox's; below 1 ms Signalbox's figure is measurement
-    noise, so the ratio is given as a lower bound against 1 ms."""
-    if math.isnan(litellm_ms) or math.isnan(signalbox_ms):
+def overhead_ratio(litellm_ms: float | None, signalbox_ms: float | None) -> dict[str, Any]:
+    """LiteLLM's added latency over Signalbox's: ``value`` (None when either is unmeasured or
+    neither adds ``NOISE_MS``) and whether it is a lower bound (Signalbox's figure under
+    ``NOISE_MS``, zero or negative included, is noise, so the ratio is taken against ``NOISE_MS``)."""
+    if litellm_ms is None or signalbox_ms is None or math.isnan(litellm_ms + signalbox_ms):
+        return {"value": None, "lower_bound": False}
+    if signalbox_ms < NOISE_MS:
+        if litellm_ms < NOISE_MS:
+            return {"value": None, "lower_bound": False}
+        return {"value": litellm_ms / NOISE_MS, "lower_bound": True}
+    return {"value": litellm_ms / signalbox_ms, "lower_bound": False}
+
+
+def ratio(r: dict[str, Any]) -> str:
+    """An :func:`overhead_ratio` as text: ``8.9x``, ``171x``, ``>= 603x`` or ``n/a``."""
+    if r["value"] is None:
         return "n/a"
-    if signalbox_ms < 1.0:
-        return f">= {litellm_ms:.0f}x (Signalbox adds {signalbox_ms:+.1f} ms, under 1 ms: noise)"
-    return f"{litellm_ms / signalbox_ms:.1f}x"
+    v = r["value"]
+    text = f"{v:.1f}x" if v < 10 else f"{v:,.0f}x"
+    return f">= {text}" if r["lower_bound"] else text
 
 
 def _ms(v: float | None) -> str:
@@ -145,9 +166,10 @@ def markdown(loads: list[tuple[str, bool]], summary: dict[str, dict], runs: int)
     lines.append("")
     for key, _stream in loads:
         sb, ll = summary[key]["signalbox"], summary[key]["litellm"]
+        r50 = overhead_ratio(ll["added_p50_ms"], sb["added_p50_ms"])
+        r99 = overhead_ratio(ll["added_p99_ms"], sb["added_p99_ms"])
         lines.append(
-            f"- {key}: LiteLLM adds {ratio(ll['added_p50_ms'], sb['added_p50_ms'])} Signalbox's "
-            f"latency at p50, {ratio(ll['added_p99_ms'], sb['added_p99_ms'])} at p99; "
+            f"- {key}: LiteLLM adds {ratio(r50)} Signalbox's latency at p50, {ratio(r99)} at p99; "
             f"req/s {sb['rps']:.1f} vs {ll['rps']:.1f}"
         )
     lines.append(
@@ -158,6 +180,122 @@ def markdown(loads: list[tuple[str, bool]], summary: dict[str, dict], runs: int)
 
 
 Load = tuple[str, bool, int, int]  # label, streaming, concurrency, max_tokens
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every NaN (a path without a successful request) as None: valid JSON."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def figures_from(
+    loads: list[Load], rows: dict[str, dict[str, list[dict]]], version: str
+) -> dict[str, Any]:
+    """The result file's figures: per load (in the run's order) its every run per path (one
+    ``PhaseStats`` dict each, with ``cpu_ms_per_request``), the medians per path with the added
+    latency over direct, and LiteLLM's added latency over Signalbox's at p50 and p99."""
+    out = []
+    for key, stream, concurrency, tokens in loads:
+        medians = summarise(rows[key], stream)
+        sb, ll = medians["signalbox"], medians["litellm"]
+        out.append(
+            {
+                "load": key,
+                "stream": stream,
+                "concurrency": concurrency,
+                "max_tokens": tokens,
+                "runs": rows[key],
+                "medians": medians,
+                "ratio": {
+                    q: overhead_ratio(ll[f"added_{q}_ms"], sb[f"added_{q}_ms"])
+                    for q in ("p50", "p99")
+                },
+            }
+        )
+    return _json_safe(
+        {
+            "litellm_version": version,
+            "target_ratio": TARGET_RATIO,
+            "noise_ms": NOISE_MS,
+            "loads": out,
+        }
+    )
+
+
+def _add(v: float | None) -> str:
+    """An added latency in ms, signed: one decimal below 100 ms, whole ms above."""
+    if v is None:
+        return "n/a"
+    return f"{v:+.1f}" if abs(v) < 100 else f"{v:+,.0f}"
+
+
+def _rps(entry: dict[str, Any], unit: str = " req/s") -> str:
+    errors = f", {entry['errors']:,} errors" if entry["errors"] else ""
+    return f"{entry['rps']:.1f}{unit}{errors}"
+
+
+def readme_order(loads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The loads in the README's order: the headline streaming load (``HEADLINE_STREAMS``
+    concurrent, else the first), the other streaming loads heaviest first, then non-streaming."""
+    streams = [load for load in loads if load["stream"]]
+    head = next((x for x in streams if x["concurrency"] == HEADLINE_STREAMS), None)
+    head = head or (streams[0] if streams else None)
+    rest = sorted((x for x in streams if x is not head), key=lambda x: -x["concurrency"])
+    return ([head] if head else []) + rest + [x for x in loads if not x["stream"]]
+
+
+def _verdict(load: dict[str, Any], target: float) -> str:
+    """The ratios and the target, met or missed at p50 and at p99, from the file's figures."""
+    r50, r99 = load["ratio"]["p50"], load["ratio"]["p99"]
+    met = {
+        q: r["value"] is not None and r["value"] >= target for q, r in (("p50", r50), ("p99", r99))
+    }
+    if r50["value"] is None and r99["value"] is None:
+        status = "not measured"
+    elif all(met.values()):
+        status = "met"
+    elif any(met.values()):
+        yes, no = ("p99", "p50") if met["p99"] else ("p50", "p99")
+        status = f"met at {yes}, not at {no}"
+    else:
+        status = "missed"
+        sb, ll = load["medians"]["signalbox"], load["medians"]["litellm"]
+        cpu = sb["cpu_ms_per_request"], ll["cpu_ms_per_request"]
+        if None not in cpu:
+            status += f"; gateway CPU {cpu[0]:.1f} vs {cpu[1]:.1f} ms per request"
+    lower = "" if status == "not measured" else " lower"
+    return f"{ratio(r50)} / {ratio(r99)}{lower} (target >= {target:g}x: {status})"
+
+
+def readme_rows(data: dict[str, Any]) -> list[Row]:
+    """One README row per load the run measured, the headline first: the TTFT (streaming) or
+    latency (non-streaming) each gateway adds over direct at p50 / p99, req/s, and the ratio."""
+    figures = data["figures"]
+    version, target = figures["litellm_version"], figures["target_ratio"]
+    out = []
+    for i, load in enumerate(readme_order(figures["loads"])):
+        m = load["medians"]
+        sb, ll, direct = m["signalbox"], m["litellm"], m["direct"]
+        mode = "streaming" if load["stream"] else "non-streaming"
+        vs = " vs LiteLLM proxy" if i == 0 else ""
+        what = f"gateway overhead{vs}, {mode}, {load['concurrency']} concurrent"
+        sb_add = _add(sb["added_p50_ms"]), _add(sb["added_p99_ms"])
+        ll_add = _add(ll["added_p50_ms"]), _add(ll["added_p99_ms"])
+        rps = f"{_rps(sb)} (direct {_rps(direct, unit='')})"
+        if i == 0:
+            latency = "TTFT" if load["stream"] else "latency"
+            result = f"Signalbox adds {sb_add[0]} ms p50 / {sb_add[1]} ms p99 {latency}; {rps}"
+            baseline = f"LiteLLM proxy {version} adds {ll_add[0]} / {ll_add[1]} ms; {_rps(ll)}"
+        else:
+            result = f"Signalbox {sb_add[0]} / {sb_add[1]} ms; {rps}"
+            baseline = f"LiteLLM {ll_add[0]} / {ll_add[1]} ms; {_rps(ll)}"
+        out.append(Row(what, result, baseline, _verdict(load, target)))
+    return out
 
 
 def _line(run: int, key: str, path: str, stream: bool, stats: PhaseStats) -> str:
@@ -241,8 +379,25 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def ensure_pinned_litellm(venv: Path) -> Path:
+    """The ``litellm`` executable of ``venv`` at ``LITELLM_VERSION`` (the routing benchmark's pin,
+    so both benchmarks measure the same LiteLLM), creating the venv or repinning it once."""
+    python, exe = venv / "bin" / "python", venv / "bin" / "litellm"
+    if not python.exists():
+        print(
+            f"creating {venv} with litellm[proxy]=={LITELLM_VERSION} (first use only)", flush=True
+        )
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    if not exe.exists() or litellm_version(exe) != LITELLM_VERSION:
+        pip = [str(python), "-m", "pip", "install", "-q", f"litellm[proxy]=={LITELLM_VERSION}"]
+        subprocess.run(pip, check=True)
+    return ensure_litellm(venv)
+
+
 def main() -> int:
-    """Start the three paths, run the loads, print per-run lines and the median table."""
+    """Start the three paths, run the loads, print per-run lines and the median table, and write
+    the result file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument(
@@ -263,7 +418,7 @@ def main() -> int:
         "--litellm-venv",
         type=Path,
         default=Path(os.environ.get("BENCH_LITELLM_VENV", DEFAULT_LITELLM_VENV)),
-        help="virtualenv holding litellm[proxy]; created if missing",
+        help=f"virtualenv for litellm[proxy]=={LITELLM_VERSION}; created or repinned if needed",
     )
     parser.add_argument(
         "--litellm-workers",
@@ -271,7 +426,6 @@ def main() -> int:
         default=1,
         help="LiteLLM proxy worker processes (default 1, like the one router process)",
     )
-    parser.add_argument("--json", type=Path, default=ROOT / "artifacts" / "bench" / "gateway.json")
     args = parser.parse_args()
     if args.runs < 1 or not args.streams or min(args.streams) < 1 or args.duration <= 0:
         parser.error("--runs, --streams and --duration must be positive")
@@ -285,8 +439,12 @@ def main() -> int:
         f" about {args.runs * len(loads) * len(PATHS) * phase_s / 60:.1f} min of load",
         flush=True,
     )
-    exe = ensure_litellm(args.litellm_venv)
+    exe = ensure_pinned_litellm(args.litellm_venv)
     version = litellm_version(exe)
+    settings = {k: v for k, v in vars(args).items() if k != "litellm_venv"}  # a local path
+    record = Run(
+        "gateway", command_line("bench_gateway.py"), {**settings, "litellm_version": version}
+    )
     load_start = os.getloadavg()
     try:
         rows = measure(args, loads, exe)
@@ -296,7 +454,8 @@ def main() -> int:
     except ServiceError as exc:
         print(f"bench_gateway: {exc}", file=sys.stderr)
         return 1
-    summary = {key: summarise(rows[key], stream) for key, stream, *_ in loads}
+    figures = figures_from(loads, rows, version)
+    summary = {load["load"]: load["medians"] for load in figures["loads"]}
     table = markdown([(key, stream) for key, stream, *_ in loads], summary, args.runs)
     load_end = os.getloadavg()
     print()
@@ -306,15 +465,8 @@ def main() -> int:
         f" {'/'.join(f'{v:.2f}' for v in load_start)}, at end {'/'.join(f'{v:.2f}' for v in load_end)};"
         f" LiteLLM {version}. Command: python bench/bench_gateway.py {' '.join(sys.argv[1:])}"
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps(
-            {"litellm_version": version, "args": sys.argv[1:], "summary": summary, "runs": rows},
-            indent=2,
-            default=str,
-        )
-    )
-    print(f"raw figures: {args.json}")
+    path = record.save(figures)
+    print(f"\nwritten: {path.relative_to(ROOT)}")
     return 0
 
 
