@@ -95,12 +95,20 @@ tps = 100.0
     assert light.provider == "tiny"  # fastest when it is not swamped
 
 
-def _result_file(tmp_path, shares: dict[str, list[float]]) -> None:
+def _result_file(
+    tmp_path, shares: dict[str, list[float]], stamp: str = "20261204T090000Z", capped: int = 0
+) -> None:
     scenarios = {}
     for i in range(len(shares["signalbox"])):
         scenarios[f"gen-{i:03d}"] = [
             {
-                p: {"share_of_oracle": v[i], "error_rate": 0.0, "attempting_s": 0.5}
+                p: {
+                    "share_of_oracle": v[i],
+                    "error_rate": 0.0,
+                    "attempting_s": 0.5,
+                    "requests": 100,
+                    "capped": capped,
+                }
                 for p, v in shares.items()
             }
         ]
@@ -114,7 +122,7 @@ def _result_file(tmp_path, shares: dict[str, list[float]]) -> None:
         "settings": {"rps": 6.0},
         "figures": {"scenarios": scenarios, "summary": summary(scenarios)},
     }  # fmt: skip
-    (tmp_path / "routing-20261204T090000Z.json").write_text(json.dumps(data))
+    (tmp_path / f"routing-{stamp}.json").write_text(json.dumps(data))
 
 
 def test_report_builds_the_readme_block_from_result_files(tmp_path, monkeypatch) -> None:
@@ -212,3 +220,18 @@ def test_the_table_of_benchmarks_takes_each_row_from_its_benchmarks_newest_file(
         "`writer-20261202T000000Z.json` (commit `"
     )
     assert table[3] == "| writer, again | (same command) | 2 | - | - | (same run) |"
+
+
+def test_a_routing_run_whose_client_was_starved_is_named_but_not_shown(
+    tmp_path, monkeypatch
+) -> None:
+    shares = {"signalbox": [0.97, 0.95], "hindsight-static": [0.9, 0.9], "oracle": [1.0, 1.0]}
+    _result_file(tmp_path, shares, "20261204T090000Z", capped=1)  # 1 % capped: sound
+    worse = {"signalbox": [0.60, 0.50], "hindsight-static": [0.9, 0.9], "oracle": [1.0, 1.0]}
+    _result_file(tmp_path, worse, "20261204T100000Z", capped=12)  # 12 %: bunched chunks
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    text = report.generate()
+    assert "| Signalbox (default settings) | 96.0% |" in text  # the sound run's table
+    assert "60.0%" not in text
+    assert "Not shown: `routing-20261204T100000Z.json`" in text and "12.0% of its" in text
