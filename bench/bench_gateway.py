@@ -51,7 +51,7 @@ from bench.gateway.services import (  # noqa: E402
     start_signalbox,
     start_simulator,
 )
-from bench.record import Row, Run, command_line  # noqa: E402
+from bench.record import Row, Run, command_line, json_safe  # noqa: E402
 from bench.routing.services import LITELLM_VERSION  # noqa: E402
 
 PATHS = ("direct", "signalbox", "litellm")
@@ -182,17 +182,6 @@ def markdown(loads: list[tuple[str, bool]], summary: dict[str, dict], runs: int)
 Load = tuple[str, bool, int, int]  # label, streaming, concurrency, max_tokens
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with every NaN (a path without a successful request) as None: valid JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def figures_from(
     loads: list[Load], rows: dict[str, dict[str, list[dict]]], version: str
 ) -> dict[str, Any]:
@@ -217,7 +206,7 @@ def figures_from(
                 },
             }
         )
-    return _json_safe(
+    return json_safe(
         {
             "litellm_version": version,
             "target_ratio": TARGET_RATIO,

@@ -26,7 +26,6 @@ import contextlib
 import math
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.record import Row, Run, command_line  # noqa: E402
+from bench.record import Row, Run, command_line, json_safe, medians  # noqa: E402
 
 # The target (docs/architecture.md section 2): each observation within max(2 ms, 2 %) of the
 # truth, at p99, i.e. at least 99 % of observations within; tps's p99 error within 2 %.
@@ -249,17 +248,6 @@ def pair_figures(pairs: list[Pair], drop_lag_ms: float) -> dict[str, float]:
     return out
 
 
-def medians(runs: list[dict[str, float]]) -> dict[str, float | None]:
-    """Per figure, the median over the runs that have it (a run with no kept observations has
-    no kept error figures; a missing truth header makes a figure NaN)."""
-    keys = dict.fromkeys(k for r in runs for k in r)
-    out: dict[str, float | None] = {}
-    for k in keys:
-        values = [r[k] for r in runs if r.get(k) is not None and math.isfinite(r[k])]
-        out[k] = statistics.median(values) if values else None
-    return out
-
-
 def target_met(med: dict[str, Any]) -> bool:
     """Whether one rate's medians meet the target, on the kept observations (those a production
     prober writes): at least 99 % of TTFTs within max(2 ms, 2 %), tps's p99 error within 2 %."""
@@ -272,12 +260,8 @@ def target_met(med: dict[str, Any]) -> bool:
 def figures_from(results: dict[float, list[dict[str, float]]]) -> dict[str, Any]:
     """The result file's figures: per rate (endpoint-probes a minute), every run's figures and
     their medians; and whether the top rate met the target."""
-
-    def finite(run: dict[str, float]) -> dict[str, float | None]:
-        return {k: v if math.isfinite(v) else None for k, v in run.items()}  # JSON has no NaN
-
     rates = [
-        {"rate_per_min": rate, "runs": [finite(r) for r in runs], "median": medians(runs)}
+        {"rate_per_min": rate, "runs": json_safe(runs), "median": medians(runs)}
         for rate, runs in results.items()
         if runs
     ]

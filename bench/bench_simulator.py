@@ -26,7 +26,6 @@ import math
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.record import Row, Run, command_line  # noqa: E402
+from bench.record import Row, Run, command_line, json_safe, medians  # noqa: E402
 
 TARGET_P99_MS = 2.0  # both errors, pacing and TTFT, at p99
 TTFT_MEDIAN_MS, TTFT_SIGMA = 150.0, 0.4
@@ -275,31 +274,18 @@ def _wait_s(pid: int) -> float:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
-def _finite(run: dict[str, float]) -> dict[str, float | None]:
-    return {k: v if math.isfinite(v) else None for k, v in run.items()}  # JSON has no NaN
-
-
-def _medians(runs: list[dict[str, float | None]]) -> dict[str, float | None]:
-    """Per figure, the median over the runs that have it."""
-    out: dict[str, float | None] = {}
-    for key in dict.fromkeys(k for r in runs for k in r):
-        values = [v for r in runs if (v := r.get(key)) is not None]
-        out[key] = statistics.median(values) if values else None
-    return out
-
-
 def figures_from(
     pacing: list[dict[str, float]], ttft: list[dict[str, float]], loads: list[float]
 ) -> dict[str, Any]:
     """The result file's figures: every run's pacing and TTFT figures (with the 1-minute load
     average after it), their medians over the runs, and the p99 target they are held to."""
     runs = [
-        {"pacing": _finite(p), "ttft": _finite(t), "load1": load}
+        {"pacing": json_safe(p), "ttft": json_safe(t), "load1": load}
         for p, t, load in zip(pacing, ttft, loads, strict=True)
     ]
     return {
         "runs": runs,
-        "median": {part: _medians([r[part] for r in runs]) for part in ("pacing", "ttft")},
+        "median": {part: medians([r[part] for r in runs]) for part in ("pacing", "ttft")},
         "target_p99_ms": TARGET_P99_MS,
     }
 

@@ -5,7 +5,9 @@ builds the README's table from these files only."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +28,28 @@ class Row:
     result: str  # the figure (medians over the run's repetitions), formatted
     baseline: str  # the baseline measured in the same run, or "-"
     verdict: str  # ratio to the baseline and/or the target, met or missed
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (a figure with no sample: NaN) as None, in nested
+    dicts and lists too: JSON has no NaN, and a result file must load anywhere."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Per figure, the median over the runs that have it (None or NaN counts as not having it);
+    None where no run has it."""
+    out: dict[str, float | None] = {}
+    for key in dict.fromkeys(k for r in runs for k in r):
+        values = [v for r in runs if (v := r.get(key)) is not None and math.isfinite(v)]
+        out[key] = statistics.median(values) if values else None
+    return out
 
 
 def command_line(script: str) -> str:
@@ -69,7 +93,7 @@ class Run:
         """Write the record with ``figures`` (again on every call: a crash keeps what was done)."""
         now = datetime.now(UTC)
         self.data.update(
-            figures=figures,
+            figures=json_safe(figures),
             runtime_s=round((now - self.started).total_seconds(), 1),
             machine_at_end=machine(),
         )
