@@ -324,23 +324,41 @@ def score(scenario: Scenario, outs: dict[str, list[Result]], start_t, scale, dur
 
 
 def summary(all_runs: dict[str, list[dict]]) -> dict:
-    """Per policy over every scenario run: the distribution of the share of the oracle, and for
-    each Signalbox row how often it beat the hindsight-best static provider and by how much (its
-    share less the static provider's, in points of the oracle: the median, and the worst)."""
+    """Per policy over the scenarios: the distribution of the share of the oracle, and for each
+    Signalbox row how often it beat the hindsight-best static provider and by how much (its share
+    less the static provider's, in points of the oracle: the median, and the worst).
+
+    A scenario run several times counts once: a policy's share in it is the median over its runs,
+    and its margin over the static provider the median of the paired margins (the two ran at the
+    same time, on the same machine, so the pair shares whatever load the run met). One run's
+    share can move by several points, which decides "ahead" wherever the static provider is
+    within a point of the oracle. ``run_spread`` is the median over scenarios of the spread
+    (highest less lowest share) between a policy's runs of one scenario: the noise one run has."""
     shares: dict[str, list[float]] = {}
     margins: dict[str, list[float]] = {}
+    spreads: dict[str, list[float]] = {}
     for runs in all_runs.values():
+        per_run: dict[str, list[float]] = {}
+        paired: dict[str, list[float]] = {}
         for rep in runs:
             hind = (rep.get("hindsight-static") or {}).get("share_of_oracle")
             for policy, row in rep.items():
                 if policy.startswith("_") or row.get("share_of_oracle") is None:
                     continue
-                shares.setdefault(policy, []).append(row["share_of_oracle"])
+                per_run.setdefault(policy, []).append(row["share_of_oracle"])
                 if policy.startswith("signalbox") and hind is not None:
-                    margins.setdefault(policy, []).append(row["share_of_oracle"] - hind)
+                    paired.setdefault(policy, []).append(row["share_of_oracle"] - hind)
+        for policy, values in per_run.items():
+            shares.setdefault(policy, []).append(statistics.median(values))
+            if len(values) > 1:
+                spreads.setdefault(policy, []).append(max(values) - min(values))
+        for policy, values in paired.items():
+            margins.setdefault(policy, []).append(statistics.median(values))
     out = {}
     for policy, values in shares.items():
         out[policy] = {"label": LABELS.get(policy, policy), **distribution(values)}
+        if policy in spreads:
+            out[policy]["run_spread"] = statistics.median(spreads[policy])
         if policy in margins:
             m = margins[policy]
             out[policy]["ahead_of_hindsight_static"] = sum(v > 0 for v in m) / len(m)
@@ -373,7 +391,7 @@ def print_tables(all_runs: dict[str, list[dict]], rps: float) -> None:
                 f"{fmt(m['error_rate'], '7.2%')} {fmt(m['attempting_s'], '7.1f')} "
                 f"{fmt(m['added_ttft_ms'], '7.0f')} {fmt(m['reroute_back_s'], '7.1f')}"
             )
-    print("\nshare of the oracle over all scenario runs")
+    print("\nshare of the oracle over the scenarios (median of each scenario's runs)")
     for d in summary(all_runs).values():
         beat = d.get("ahead_of_hindsight_static")
         extra = f", ahead of hindsight-static in {beat:.0%}" if beat is not None else ""

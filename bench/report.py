@@ -165,11 +165,35 @@ def routing_table(path: Path, data: dict[str, Any]) -> list[str]:
             f"{num(median_of(r, 'added_ttft_ms'), '.0f')} "
             f"| {sum(x.get('outage_failures') or 0 for x in r)} |"
         )
-    out += ["", provenance(path, data)]
+    out += ["", repetitions(scenarios, summary), "", provenance(path, data)]
     for row in ("signalbox", "signalbox-scaled", "signalbox-tuned"):
         if row in summary:
             out += ["", verdict(summary[row])]
     return out
+
+
+def repetitions(scenarios: dict[str, list[dict[str, Any]]], summary: dict[str, Any]) -> str:
+    """How often each scenario ran, how the runs are combined, and how far apart they fell."""
+    runs = max((len(r) for r in scenarios.values()), default=0)
+    if runs <= 1:
+        return (
+            "Each scenario ran once, all policies at once on the same 2 CPUs: one scenario's share "
+            "can move by several points between runs, so read the distribution over scenarios "
+            "rather than any single one."
+        )
+    spread = ", ".join(
+        f"{summary[p]['label']} {summary[p]['run_spread'] * 100:.1f}"
+        for p in ORDER
+        if "run_spread" in summary.get(p, {})
+    )
+    return (
+        f"Each scenario ran {runs} times, all policies at once each time on the same 2 CPUs. A "
+        "policy's share in a scenario is the median of its runs, and ahead takes the median "
+        "of the paired differences (the Signalbox row less the static provider in the same run). "
+        "Between the runs of one scenario a policy's share moved by (median over scenarios of "
+        f"highest less lowest, in points of the oracle): {spread}; the other columns are medians "
+        "or sums over every run."
+    )
 
 
 def capped_share(data: dict[str, Any]) -> float:
@@ -279,9 +303,7 @@ Outage columns come from attempts (`x-signalbox-tried`; LiteLLM's pre-call callb
 the provider that finally answered; the added TTFT compares, within each outage, the requests
 that tried the dead provider and recovered elsewhere with those that never tried it (a medians'
 difference over few requests: within about ±100 ms it is noise). Worst 10 %: the share at the
-10 % mark of the scenarios (the second lowest of 20). Each scenario runs once, all policies at
-once on the same 2 CPUs: one scenario's share can move by several points between runs, so read
-the distribution over scenarios rather than any single one."""
+10 % mark of the scenarios (the second lowest of 20)."""
 
 
 ROUTES_METHOD = """\
