@@ -24,326 +24,35 @@ figures and the medians); bench/report.py builds the README's row from it (``rea
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.record import Row, Run, command_line  # noqa: E402
+from bench.route.load import paced, python_run, quantile, uvloop_run, wrk_run  # noqa: E402
+from bench.route.services import (  # noqa: E402
+    decide_cost_us,
+    free_port,
+    profile,
+    serve_baseline,
+    start_router,
+    stop,
+    wait_ready,
+)
 
-MODEL = "llama-3.1-70b"
-ROUTE_PATH = f"/v1/route?model={MODEL}&sort=latency"
-T = TypeVar("T")
 # The issue's targets for /v1/route: throughput per configuration, and p99 latency.
 TARGET_RPS = 10_000.0
 TARGET_P99_MS = 2.0
 ClosedRun = tuple[float, float, float, int]  # req/s, p50 ms, p99 ms, errors
 OpenRun = tuple[float, float]  # p50 ms, p99 ms
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def seed_store(data_dir: Path) -> tuple[Path, str]:
-    """A catalog file and a migrated SQLite store holding five minutes of observations per
-    endpoint (one a second, 1 % failures), ending now."""
-    import random
-    from datetime import UTC, datetime, timedelta
-
-    from signalbox.catalog import parse_catalog
-    from signalbox.db import make_engine
-    from signalbox.migrate import upgrade
-    from signalbox.records import Observation
-    from signalbox.simulator.catalog import catalog_toml
-    from signalbox.simulator.scenario import load_scenario
-    from signalbox.sync import sync_catalog
-    from signalbox.writer import insert_observations
-
-    text = catalog_toml(load_scenario("fast"), "http://127.0.0.1:9")
-    catalog_path = data_dir / "catalog.toml"
-    catalog_path.write_text(text)
-    url = f"sqlite:///{data_dir}/bench.db"
-    upgrade(url)
-    engine = make_engine(url)
-    ids = sync_catalog(engine, parse_catalog(text)).endpoint_ids
-    rnd = random.Random(1)
-    now = datetime.now(UTC)
-    rows = []
-    for endpoint_id in ids.values():
-        base = rnd.uniform(150, 400)
-        for i in range(300):
-            ok = rnd.random() > 0.01
-            rows.append(
-                Observation(
-                    endpoint_id=endpoint_id,
-                    ts=now - timedelta(seconds=i),
-                    source="probe",
-                    ok=ok,
-                    error_class=None if ok else "server_error",
-                    ttft_ms=base * rnd.lognormvariate(0, 0.2) if ok else None,
-                    tps=rnd.uniform(60, 120) if ok else None,
-                    e2e_ms=base * 10 if ok else None,
-                ).to_row()
-            )
-    insert_observations(engine, rows)
-    engine.dispose()
-    return catalog_path, url
-
-
-def start_router(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
-    """``signalbox router --workers N`` on the seeded store (waits until it answers)."""
-    catalog_path, url = (
-        seed_store(data_dir)
-        if not (data_dir / "bench.db").exists()
-        else (
-            data_dir / "catalog.toml",
-            f"sqlite:///{data_dir}/bench.db",
-        )
-    )
-    cmd = [
-        str(Path(sys.executable).parent / "signalbox"),
-        "--catalog",
-        str(catalog_path),
-        "--database-url",
-        url,
-        "--data-dir",
-        str(data_dir),
-        "--log-level",
-        "ERROR",
-        "router",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_ready(port)
-    time.sleep(1.0 + workers)  # every worker bound and warmed, not only the first
-    return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """SIGTERM, then wait (the router stops its workers)."""
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def serve_baseline(port: int) -> None:
-    """Child process: bare aiohttp returning a fixed body of the same size, for comparison."""
-    import uvloop
-    from aiohttp import web
-
-    body = b'{"x": "' + b"y" * 900 + b'"}'
-
-    async def fixed(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
-
-    app = web.Application()
-    app.router.add_get("/v1/route", fixed)
-    app.router.add_get("/readyz", fixed)
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
-
-
-def decide_cost_us(n: int = 20000) -> tuple[float, float]:
-    """In-process CPU cost of one decision: (cached ranking, fresh ranking) in microseconds."""
-    import random
-
-    from signalbox.catalog import parse_catalog
-    from signalbox.records import Sample
-    from signalbox.router.live import LiveState
-    from signalbox.router.params import route_query
-    from signalbox.routing.objectives import Objective
-    from signalbox.routing.scoring import PriceInfo
-    from signalbox.routing.select import choose, rank
-    from signalbox.simulator.catalog import catalog_toml
-    from signalbox.simulator.scenario import load_scenario
-
-    catalog = parse_catalog(catalog_toml(load_scenario("fast"), "http://127.0.0.1:9"))
-    live = LiveState(
-        catalog,
-        time.time,
-        resolve_price=lambda ref: PriceInfo(1.0, 2.0),
-    )
-    now = time.time()
-    for key in live.endpoints:
-        for i in range(100):
-            live.observe(key, Sample(now - i, True, ttft_ms=200 + i, tps=80))
-    rr = route_query({"model": MODEL, "sort": "latency"})
-    settings = catalog.routing
-    t0 = time.perf_counter()
-    for _ in range(n):
-        ranking = rank(
-            MODEL,
-            live.candidates(MODEL, Objective.LATENCY),
-            Objective.LATENCY,
-            rr.shape,
-            rr.constraints,
-        )
-        choose(ranking, settings, random.random(), random.random())
-    fresh = (time.perf_counter() - t0) / n * 1e6
-    t0 = time.perf_counter()
-    for _ in range(n):
-        route_query({"model": MODEL, "sort": "latency"})
-        choose(ranking, settings, random.random(), random.random())
-    cached = (time.perf_counter() - t0) / n * 1e6
-    return cached, fresh
-
-
-async def _exchange(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> bytes:
-    """One keep-alive request and its whole response; returns the response head."""
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return head
-
-
-async def _client(
-    port: int, path: bytes, stop_at: float, latencies: list[float], errors: list[int]
-) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n\r\n"
-    perf = time.perf_counter
-    while perf() < stop_at:
-        t0 = perf()
-        head = await _exchange(reader, writer, request)
-        latencies.append(perf() - t0)
-        if not head.startswith(b"HTTP/1.1 200"):
-            errors.append(1)
-    writer.close()
-
-
-async def _load(port: int, concurrency: int, duration_s: float) -> tuple[float, list[float], int]:
-    path = ROUTE_PATH.encode()
-    latencies: list[float] = []
-    errors: list[int] = []
-    start = time.perf_counter()
-    stop_at = start + duration_s
-    await asyncio.gather(
-        *(_client(port, path, stop_at, latencies, errors) for _ in range(concurrency))
-    )
-    elapsed = time.perf_counter() - start
-    return len(latencies) / elapsed, latencies, len(errors)
-
-
-def _wait_ready(port: int, timeout_s: float = 30.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("router did not start")
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
-
-
-def wrk_run(port: int, concurrency: int, duration_s: float) -> tuple[float, float, float, int]:
-    """One wrk run: (req/s, p50 ms, p99 ms, non-2xx responses + socket errors)."""
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            f"-c{concurrency}",
-            f"-d{duration_s:g}s",
-            "--latency",
-            f"http://127.0.0.1:{port}{ROUTE_PATH}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    rps = p50 = p99 = 0.0
-    errors = 0
-    for line in out.splitlines():
-        words = line.split()
-        if line.startswith("Requests/sec:"):
-            rps = float(words[1])
-        elif words[:1] == ["50%"]:
-            p50 = _ms(words[1])
-        elif words[:1] == ["99%"]:
-            p99 = _ms(words[1])
-        elif line.strip().startswith(("Non-2xx", "Socket errors")):
-            errors += sum(int(w.strip(",")) for w in words if w.strip(",").isdigit())
-    return rps, p50, p99, errors
-
-
-def _ms(text: str) -> float:
-    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
-        if text.endswith(unit):
-            return float(text[: -len(unit)]) * factor
-    return float(text)
-
-
-def python_run(port: int, concurrency: int, duration_s: float) -> tuple[float, float, float, int]:
-    """One run of the in-process asyncio client: (req/s, p50 ms, p99 ms, errors)."""
-    import uvloop
-
-    rps, lat, errors = uvloop.run(_load(port, concurrency, duration_s))
-    return rps, _quantile(lat, 0.5) * 1000, _quantile(lat, 0.99) * 1000, errors
-
-
-async def _paced(port: int, rate: float, concurrency: int, duration_s: float) -> list[float]:
-    """Open loop: request i is due at i / rate; each goes out on a free connection and its
-    latency counts from when it was due (so queueing in the client counts against the router)."""
-    path = ROUTE_PATH.encode()
-    request = b"GET " + path + b" HTTP/1.1\r\nHost: bench\r\n\r\n"
-    conns: asyncio.Queue = asyncio.Queue()
-    for _ in range(concurrency):
-        conns.put_nowait(await asyncio.open_connection("127.0.0.1", port))
-    latencies: list[float] = []
-    perf = time.perf_counter  # uvloop's loop.time() ticks in whole milliseconds
-    start = perf()
-    total = int(rate * duration_s)
-
-    async def one(due: float) -> None:
-        reader, writer = await conns.get()
-        await _exchange(reader, writer, request)
-        latencies.append(perf() - due)
-        conns.put_nowait((reader, writer))
-
-    tasks = []
-    for i in range(total):
-        due = start + i / rate
-        delay = due - perf()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(due)))
-    await asyncio.gather(*tasks)
-    while not conns.empty():
-        conns.get_nowait()[1].close()
-    return latencies
 
 
 def measure(port: int, args: argparse.Namespace, client: str, label: str) -> list[ClosedRun]:
@@ -556,29 +265,29 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         if args.baseline:
-            bport = _free_port()
+            bport = free_port()
             bproc = mp.get_context("spawn").Process(
                 target=serve_baseline, args=(bport,), daemon=True
             )
             bproc.start()
             try:
-                _wait_ready(bport)
+                wait_ready(bport)
                 base = measure(bport, args, client, "bare aiohttp")
             finally:
                 bproc.terminate()
                 bproc.join(10)
         for workers in args.workers:
-            port = _free_port()
+            port = free_port()
             proc = start_router(data_dir, port, workers)
             try:
                 if args.profile:
-                    _profile(proc.pid, args.duration)
+                    profile(proc.pid, args.duration)
                 routers[workers] = measure(port, args, client, f"router x{workers}")
                 if args.rate:
                     open_runs[workers] = []
                     for _ in range(args.runs):
-                        lat = uvloop_run(_paced(port, args.rate, args.concurrency, args.duration))
-                        p50, p99 = _quantile(lat, 0.5) * 1000, _quantile(lat, 0.99) * 1000
+                        lat = uvloop_run(paced(port, args.rate, args.concurrency, args.duration))
+                        p50, p99 = quantile(lat, 0.5) * 1000, quantile(lat, 0.99) * 1000
                         open_runs[workers].append((p50, p99))
             finally:
                 stop(proc)
@@ -589,38 +298,6 @@ def main() -> int:
     path = record.save(figures)
     print(f"\nwritten: {path.relative_to(ROOT)}")
     return 0
-
-
-def uvloop_run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on a fresh uvloop event loop."""
-    import uvloop
-
-    return uvloop.run(coro)
-
-
-def _profile(pid: int, duration_s: float) -> None:
-    out = Path(tempfile.gettempdir()) / "route-profile.txt"
-    subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "-p",
-            str(pid),
-            "--subprocesses",
-            "-o",
-            str(out),
-            "-d",
-            str(int(duration_s) + 1),
-            "-r",
-            "200",
-            "--nonblocking",
-            "-f",
-            "raw",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    print(f"py-spy raw stacks -> {out}", flush=True)
 
 
 if __name__ == "__main__":
