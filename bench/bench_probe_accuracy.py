@@ -3,8 +3,9 @@
 The simulator runs in its own process (``signalbox simulate``) on loopback; the prober runs here as
 in production: the ``Prober`` (dedicated probe loop, APScheduler jobs) handing observations to the
 real ``ObservationWriter`` on a SQLite file. Every simulated response carries the TTFT and tps it
-was scheduled with (``x-simulator-ttft-ms``, ``x-simulator-tps``), so each observation is compared
-with its own request's truth; what remains is the simulator's timer slack (its loop wakes up late by
+was scheduled with (``x-simulator-ttft-ms``, and ``x-simulator-decode-tps``: the tokens/s its
+chunk schedule delivers, the simulator's jitter and stalls included), so each observation is
+compared with its own request's truth; what remains is the simulator's timer slack (its loop wakes up late by
 up to ~1 ms), loopback delivery and the prober's own delay.
 
 Rates are made of endpoints probed every ``--interval`` seconds (rate / 60 x interval endpoints).
@@ -47,10 +48,9 @@ Pair = tuple[float | None, float, float | None, float, float | None]
 def scenario_toml(n: int, ttft_ms: float, tps: float, tokens: int) -> str:
     """``n`` providers (every fourth one Anthropic-dialect), one model each, no errors, no cycle.
 
-    No chunk jitter or stalls: the truth headers carry each request's planned TTFT and tokens/s,
-    not its chunks' jittered gaps, so with them on (the simulator's default) the tps error would
-    measure the simulator's noise, not the prober. The per-request tps spread stays: the header
-    carries it."""
+    The simulator's noise stays on (per-request tps spread, chunk jitter, stalls): the truth a
+    probe is scored against is its own request's planned TTFT and the tokens/s its jittered,
+    stalled chunk schedule delivers (``x-simulator-decode-tps``), not the drawn mean."""
     lines = [
         'name = "bench-accuracy"',
         "seed = 11",
@@ -60,9 +60,6 @@ def scenario_toml(n: int, ttft_ms: float, tps: float, tokens: int) -> str:
         f"tps = {tps}",
         f"output_tokens_median = {tokens * 4}",
         "output_tokens_sigma = 0.0",
-        "[defaults.noise]",
-        "jitter_cv = 0.0",
-        "stall_prob = 0.0",
     ]
     for i in range(n):
         dialect = "anthropic" if i % 4 == 3 else "openai"
@@ -169,7 +166,7 @@ async def run_rate(
     async def on_response(response: httpx.Response) -> None:
         task = asyncio.current_task()
         ttft = float(response.headers.get("x-simulator-ttft-ms", "nan"))
-        tps = float(response.headers.get("x-simulator-tps", "nan"))
+        tps = float(response.headers.get("x-simulator-decode-tps", "nan"))
         truth_by_task[id(task)] = (ttft, tps)
 
     def factory(**kwargs: object) -> httpx.AsyncClient:

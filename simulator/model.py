@@ -202,6 +202,17 @@ class Plan:
             times.append(first + (sent - 1) / self.tps)
         return times
 
+    def decode_tps(self) -> float | None:
+        """Tokens per second from the first content chunk to the last, as this plan's schedule
+        delivers them: ``(tokens - 1) / (last - first)``, the definition a client measures
+        (docs/architecture.md §2). Without noise it is ``tps``; with it, the chunks' jitter and
+        stalls are in it. None when fewer than two chunks leave no interval to measure."""
+        if len(self.chunks) < 2 or self.output_tokens < 2:
+            return None
+        times = self.token_times_s()
+        span = times[-1] - times[0]
+        return (self.output_tokens - 1) / span if span > 0 else None
+
 
 def request_rng(seed: int, provider: str, model: str, index: int) -> random.Random:
     """The generator for the ``index``-th request to an endpoint: runs repeat given the seed."""

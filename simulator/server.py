@@ -3,7 +3,9 @@
 Pacing: every chunk is due at ``arrival + ttft + (last token index) / tps`` on the monotonic clock;
 each sleep targets that absolute deadline, so scheduling drift never accumulates along a stream.
 Generation responses carry ``x-simulator-ttft-ms``, ``x-simulator-tps`` and ``x-simulator-outcome``
-(the plan of that very request), so benchmarks can score what a client measured.
+(the plan of that very request), and ``x-simulator-decode-tps`` (the tokens/s its chunk schedule
+delivers from first content to last, jitter and stalls included), so benchmarks can score what a
+client measured.
 """
 
 from __future__ import annotations
@@ -207,6 +209,8 @@ class Handlers:
                 "x-simulator-outcome": outcome,
                 "x-simulator-flaw": flaw or "none",
             }
+            if (decode := plan.decode_tps()) is not None:
+                headers["x-simulator-decode-tps"] = f"{decode:.3f}"
             if gen.stream:
                 return await self._stream(request, dialect, reply, answer, arrival, headers)
             return await self._complete(request, dialect, reply, answer, arrival, headers)

@@ -89,6 +89,27 @@ def test_jitter_keeps_the_mean_and_stalls_add_hundreds_of_ms() -> None:
     assert 0.2 < statistics.median(long_gaps) < 0.45
 
 
+def test_decode_tps_is_the_rate_the_chunk_schedule_delivers() -> None:
+    quiet = without_background(DEMO)
+    provider, spec = _spec(quiet, "lowcost")
+    truth = endpoint_truth(quiet, provider, spec, 500.0)
+    # without jitter or stalls it is the request's own drawn tokens/s
+    for p in _plans(truth, Noise(tps_cv=0.1, jitter_cv=0.0, stall_prob=0.0), 50):
+        assert p.decode_tps() == pytest.approx(p.tps)
+    # with them, what a client measures from first content to last: stalls make it slower
+    noisy = _plans(truth, Noise(tps_cv=0.1, jitter_cv=0.3, stall_prob=0.05, stall_ms=300), 50)
+    for p in noisy:
+        times = p.token_times_s()
+        assert p.decode_tps() == pytest.approx((p.output_tokens - 1) / (times[-1] - times[0]))
+    assert statistics.median(p.decode_tps() / p.tps for p in noisy) < 0.9
+    # and one chunk leaves no interval to measure
+    one = plan_request(
+        truth, request_rng(1, "lowcost", MODEL, 0), max_tokens=1,
+        output_tokens_median=50, output_tokens_sigma=0.0, noise=Noise(),
+    )  # fmt: skip
+    assert one.output_tokens == 1 and one.decode_tps() is None
+
+
 def test_plans_without_noise_stream_at_exactly_the_truth() -> None:
     provider, spec = _spec(DEMO, "lowcost")
     truth = endpoint_truth(DEMO, provider, spec, 500.0)

@@ -99,6 +99,22 @@ def _run(seed: int) -> list[tuple[str, str]]:
     return out
 
 
+def test_streams_carry_the_rate_their_chunk_schedule_delivers() -> None:
+    seen = []
+    body = {**CHAT_BODY, "stream": True}
+    with SimulatorThread("fast") as sim, httpx.Client(base_url=sim.base_url) as client:
+        for _ in range(5):
+            with client.stream("POST", "/alpha/v1/chat/completions", json=body) as response:
+                response.read()
+                headers = response.headers
+                seen.append(
+                    (float(headers["x-simulator-tps"]), float(headers["x-simulator-decode-tps"]))
+                )
+    assert all(decode > 0 for _, decode in seen)
+    # the shipped scenarios jitter their chunks, so the schedule's rate is not the drawn one
+    assert any(abs(decode - tps) > 1e-3 * tps for tps, decode in seen)
+
+
 def test_runs_repeat_with_the_same_seed() -> None:
     assert _run(5) == _run(5)
     assert _run(5) != _run(6)
