@@ -28,7 +28,6 @@ import os
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.spy import py_spy
 
 SCENARIO = """
 name = "bench-proxy"
@@ -347,25 +348,7 @@ def main() -> int:
                     spy = None
                     if args.profile and run == 0:
                         out = Path(tempfile.gettempdir()) / f"proxy-profile-{streams}.txt"
-                        spy = subprocess.Popen(
-                            [
-                                str(Path(sys.executable).parent / "py-spy"),
-                                "record",
-                                "-p",
-                                str(router.pid),
-                                "-o",
-                                str(out),
-                                "-d",
-                                "6",
-                                "-r",
-                                "200",
-                                "--nonblocking",
-                                "-f",
-                                "raw",
-                            ],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
-                        )
+                        spy = py_spy(router.pid, out, 6)
                     wave = uvloop.run(_wave(direct, streams, "m", args.ramp))
                     paired["direct"] += _residuals(wave, sim_url)
                     d = _summary(wave)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from bench.route.load import MODEL
+from bench.spy import py_spy
 
 
 def free_port() -> int:
@@ -188,24 +189,5 @@ def decide_cost_us(n: int = 20000) -> tuple[float, float]:
 def profile(pid: int, duration_s: float) -> None:
     """Start py-spy on ``pid`` (and its worker processes) for one run; raw stacks to a temp file."""
     out = Path(tempfile.gettempdir()) / "route-profile.txt"
-    subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "-p",
-            str(pid),
-            "--subprocesses",
-            "-o",
-            str(out),
-            "-d",
-            str(int(duration_s) + 1),
-            "-r",
-            "200",
-            "--nonblocking",
-            "-f",
-            "raw",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    py_spy(pid, out, duration_s + 1, subprocesses=True)
     print(f"py-spy raw stacks -> {out}", flush=True)
