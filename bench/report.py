@@ -188,7 +188,7 @@ def repetitions(scenarios: dict[str, list[dict[str, Any]]], summary: dict[str, A
     )
     return (
         f"Each scenario ran {runs} times, all policies at once each time on the same 2 CPUs. A "
-        "policy's share in a scenario is the median of its runs, and ahead takes the median "
+        'policy\'s share in a scenario is the median of its runs, and "ahead" takes the median '
         "of the paired differences (the Signalbox row less the static provider in the same run). "
         "Between the runs of one scenario a policy's share moved by (median over scenarios of "
         f"highest less lowest, in points of the oracle): {spread}; the other columns are medians "
