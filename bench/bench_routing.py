@@ -3,7 +3,6 @@
     python bench/bench_routing.py --generated 20            # random held-out scenarios 0..19
     python bench/bench_routing.py --scenarios drift,outages  # the fixed ones
         [--runs 1] [--rps 6] [--no-litellm] [--policies signalbox,oracle,...] [--raw DIR]
-        [--time-scale 10]     # generated scenarios' clock: x10 (42 s each) or x1 (real time)
     python bench/bench_routing.py --report bench/results/routing-....json   # tables again
 
 Policies: Signalbox with its default settings ("signalbox"), and with the same defaults with every
@@ -109,17 +108,13 @@ LABELS = {
 }
 
 
-def resolve(
-    name: str, workdir: Path, generated_scale: float = GENERATED_SCALE
-) -> tuple[Scenario, str, float, float]:
-    """The scenario, the simulator's --scenario argument, the time scale and real duration (a
-    generated scenario's span at ``generated_scale``)."""
+def resolve(name: str, workdir: Path) -> tuple[Scenario, str, float, float]:
+    """The scenario, the simulator's --scenario argument, the time scale and real duration."""
     if name.startswith("gen-"):
         text = generate(int(name[4:]), GENERATED_SPAN_S)
         path = workdir / f"{name}.toml"
         path.write_text(text)
-        scenario = parse_scenario(text, path.name)
-        return scenario, str(path), generated_scale, GENERATED_SPAN_S / generated_scale
+        return parse_scenario(text, path.name), str(path), GENERATED_SCALE, 42.0
     scale, duration = SCENARIOS[name]
     return load_scenario(name), name, scale, duration
 
@@ -182,15 +177,10 @@ def litellm_job(path: Path, scenario: Scenario, sim_url: str, plans, epoch: floa
 
 
 async def run_scenario(
-    name: str,
-    run: int,
-    rps: float,
-    policies: list[str],
-    workdir: Path,
-    generated_scale: float = GENERATED_SCALE,
+    name: str, run: int, rps: float, policies: list[str], workdir: Path
 ) -> tuple[dict, dict[str, list[Result]]]:
     """One run of one scenario: the report row per policy, and every request's result."""
-    scenario, scenario_arg, scale, duration = resolve(name, workdir, generated_scale)
+    scenario, scenario_arg, scale, duration = resolve(name, workdir)
     plans = schedule(seed=1000 + run, rps=rps, duration_s=duration)
     env = dict(os.environ, PYTHONUNBUFFERED="1", **api_key_environment(scenario))
     sims, procs = {}, []
@@ -419,12 +409,6 @@ def main() -> None:
     parser.add_argument("--generated", type=int, default=0, help="this many random scenarios")
     parser.add_argument("--first-seed", type=int, default=0, help="of the generated scenarios")
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=GENERATED_SCALE,
-        help="generated scenarios' seconds per real second (1: real time, 420 s each)",
-    )
     parser.add_argument("--rps", type=float, default=6.0)
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument(
@@ -435,8 +419,6 @@ def main() -> None:
     parser.add_argument("--report", type=Path, help="only print the tables of a saved result")
     parser.add_argument("--raw", type=Path, help="also write every request's result here")
     args = parser.parse_args()
-    if not 0.5 <= args.time_scale <= 20:
-        parser.error("--time-scale must be between 0.5 and 20")
     if args.report:
         data = json.loads(args.report.read_text())
         print_tables(data["figures"]["scenarios"], data["settings"]["rps"])
@@ -461,9 +443,9 @@ def main() -> None:
         "policies": policies,
         "scenarios": names,
         "warmup_s": WARMUP_S,
-        "generated": {"time_scale": args.time_scale, "span_s": GENERATED_SPAN_S},
+        "generated": {"time_scale": GENERATED_SCALE, "span_s": GENERATED_SPAN_S},
         "signalbox_rows": {  # as on the generated scenarios' clock
-            row: row_settings(row, args.time_scale) for row in SIGNALBOX_ROWS if row in policies
+            row: row_settings(row, GENERATED_SCALE) for row in SIGNALBOX_ROWS if row in policies
         },
         "litellm_version": LITELLM_VERSION,
     }
@@ -473,9 +455,7 @@ def main() -> None:
         for name in names:
             with tempfile.TemporaryDirectory(prefix=f"sbx-bench-{name}-") as tmp:
                 t = time.monotonic()
-                rep, outs = asyncio.run(
-                    run_scenario(name, run, args.rps, policies, Path(tmp), args.time_scale)
-                )
+                rep, outs = asyncio.run(run_scenario(name, run, args.rps, policies, Path(tmp)))
                 if args.raw:  # every request, for looking into where traffic went
                     args.raw.mkdir(parents=True, exist_ok=True)
                     (args.raw / f"{name}-run{run + 1}.json").write_text(

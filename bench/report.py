@@ -196,11 +196,6 @@ def repetitions(scenarios: dict[str, list[dict[str, Any]]], summary: dict[str, A
     )
 
 
-def time_scale(data: dict[str, Any]) -> float:
-    """The generated scenarios' seconds per real second in a routing run (x10 before the flag)."""
-    return float((data["settings"].get("generated") or {}).get("time_scale", 10.0))
-
-
 def capped_share(data: dict[str, Any]) -> float:
     """The share of a routing run's successful-or-not requests whose client-side rate exceeded the
     cap (twice the fastest provider): chunks bunched by a starved client or proxy process."""
@@ -333,25 +328,13 @@ def generate() -> str:
         (p, d) for p, d in routing if any(s.startswith("gen-") for s in d["figures"]["scenarios"])
     ]
     fixed = [(p, d) for p, d in routing if (p, d) not in generated]
-    groups: list[tuple[list[tuple[Path, dict[str, Any]]], list[str]]] = []
-    # one table per clock of the generated scenarios: x10 (the headline) first, then any other
-    for scale in sorted({time_scale(d) for _, d in generated}, key=lambda x: (x != 10.0, -x)):
-        runs = [(p, d) for p, d in generated if time_scale(d) == scale]
-        span = runs[-1][1]["settings"]["generated"]["span_s"]
-        heading = (
-            []
-            if scale == 10.0
-            else [
-                f"The same kind of generated scenarios at x{scale:g} time ({span / scale:.0f} s "
-                "each), same policies:",
-                "",
-            ]
-        )
-        groups.append((runs, heading))
-    groups.append(
-        (fixed, ["Fixed scenarios (`drift`, `outages`, `degrade`, `saturate`), same policies:", ""])
-    )
-    for runs, heading in groups:
+    for runs, heading in (
+        (generated, []),
+        (
+            fixed,
+            ["Fixed scenarios (`drift`, `outages`, `degrade`, `saturate`), same policies:", ""],
+        ),
+    ):
         sound = [(p, d) for p, d in runs if capped_share(d) <= MAX_CAPPED_SHARE]
         if sound:
             parts += [*heading, *routing_table(*sound[-1]), ""]

@@ -96,11 +96,7 @@ tps = 100.0
 
 
 def _result_file(
-    tmp_path,
-    shares: dict[str, list[float]],
-    stamp: str = "20261204T090000Z",
-    capped: int = 0,
-    scale: float = 10.0,
+    tmp_path, shares: dict[str, list[float]], stamp: str = "20261204T090000Z", capped: int = 0
 ) -> None:
     scenarios = {}
     for i in range(len(shares["signalbox"])):
@@ -123,7 +119,7 @@ def _result_file(
         "commit": "abc123", "dirty": False, "started_at": "2026-12-04T09:00:00+00:00",
         "machine_at_start": {"cpus": 2, "loadavg": [1.0, 1.0, 1.0]},
         "machine_at_end": {"cpus": 2, "loadavg": [2.0, 1.0, 1.0]}, "runtime_s": 600.0,
-        "settings": {"rps": 6.0, "generated": {"time_scale": scale, "span_s": 420.0}},
+        "settings": {"rps": 6.0},
         "figures": {"scenarios": scenarios, "summary": summary(scenarios)},
     }  # fmt: skip
     (tmp_path / f"routing-{stamp}.json").write_text(json.dumps(data))
@@ -188,26 +184,6 @@ def test_a_scenario_run_several_times_counts_once_by_its_medians() -> None:
     line = report.repetitions(scenarios, summary(scenarios))
     assert "ran 3 times" in line and "Signalbox (default settings) 7.0" in line
     assert "ran once" in report.repetitions({"gen-000": scenarios["gen-000"][:1]}, {})
-
-
-def test_generated_runs_on_another_clock_get_their_own_table(tmp_path, monkeypatch) -> None:
-    from bench.bench_routing import resolve
-
-    scenario, _, scale, duration = resolve("gen-003", tmp_path, generated_scale=1.0)
-    assert (scale, duration) == (1.0, 420.0) and scenario.providers
-    assert resolve("gen-003", tmp_path)[2:] == (10.0, 42.0)
-    shares = {"signalbox": [0.9, 0.8], "hindsight-static": [0.9, 0.9], "oracle": [1.0, 1.0]}
-    _result_file(tmp_path, shares, stamp="20261204T090000Z")
-    # a newer run in real time does not replace the x10 table: it gets one of its own, after
-    _result_file(tmp_path, {**shares, "signalbox": [0.97, 0.96]}, "20261205T090000Z", scale=1.0)
-    monkeypatch.setattr(report, "RESULTS", tmp_path)
-    monkeypatch.setattr(report, "ROOT", tmp_path)
-    text = report.generate()
-    x10 = text.index("routing-20261204T090000Z.json")
-    x1 = text.index("at x1 time (420 s each)")
-    assert x10 < x1 < text.index("routing-20261205T090000Z.json")
-    assert "| Signalbox (default settings) | 85.0% |" in text[:x1]
-    assert "| Signalbox (default settings) | 96.5% |" in text[x1:]
 
 
 def test_the_scaled_row_is_every_default_duration_over_the_time_scale() -> None:
