@@ -5,8 +5,8 @@ in production: the ``Prober`` (dedicated probe loop, APScheduler jobs) handing o
 real ``ObservationWriter`` on a SQLite file. Every simulated response carries the TTFT and tps it
 was scheduled with (``x-simulator-ttft-ms``, and ``x-simulator-decode-tps``: the tokens/s its
 chunk schedule delivers, the simulator's jitter and stalls included), so each observation is
-compared with its own request's truth; what remains is the simulator's timer slack (its loop wakes up late by
-up to ~1 ms), loopback delivery and the prober's own delay.
+compared with its own request's truth; what remains is the simulator's timer slack (its loop wakes
+up late by up to ~1 ms), loopback delivery and the prober's own delay.
 
 Rates are made of endpoints probed every ``--interval`` seconds (rate / 60 x interval endpoints).
 Usage::

@@ -324,22 +324,24 @@ def generate() -> str:
     if table:
         parts += [*table, ""]
     routing = [(p, d) for p, d in load("routing") if "summary" in d.get("figures", {})]
-    generated = [
-        (p, d) for p, d in routing if any(s.startswith("gen-") for s in d["figures"]["scenarios"])
-    ]
-    fixed = [(p, d) for p, d in routing if (p, d) not in generated]
-    for runs, heading in (
-        (generated, []),
+    for generated, heading in (
+        (True, []),
         (
-            fixed,
+            False,
             ["Fixed scenarios (`drift`, `outages`, `degrade`, `saturate`), same policies:", ""],
         ),
     ):
+        runs = [
+            (p, d)
+            for p, d in routing
+            if any(s.startswith("gen-") for s in d["figures"]["scenarios"]) == generated
+        ]
         sound = [(p, d) for p, d in runs if capped_share(d) <= MAX_CAPPED_SHARE]
         if sound:
             parts += [*heading, *routing_table(*sound[-1]), ""]
-        newer = [(p, d) for p, d in runs if not sound or p.name > sound[-1][0].name]
-        parts += [rejected(p, d) + "\n" for p, d in newer if (p, d) not in sound]
+        # every run newer than the one shown was unsound: name each (all of them if none was sound)
+        shown = sound[-1][0].name if sound else ""
+        parts += [rejected(p, d) + "\n" for p, d in runs if p.name > shown]
     if routing:
         parts += [DEFINITIONS, ""]
     proxies = load("proxy")
