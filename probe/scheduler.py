@@ -65,7 +65,7 @@ _scheduler_log = logging.getLogger(f"{__name__}.apscheduler")
 _scheduler_log.addFilter(_StillRunningFilter())
 
 DEFAULT_DROP_LAG_MS = 10.0
-SOON_MIN_GAP_S = 10.0  # an endpoint is probed early at most this often
+SOON_MIN_GAP_S = 2.0  # an endpoint is probed early at most this often (the router paces the rest)
 TIMING_ERRORS = {ErrorClass.TIMEOUT_TTFT, ErrorClass.TIMEOUT_TOTAL}
 
 

@@ -68,6 +68,7 @@ class EndpointBook:
             # on consecutive failures.
             for stats in self.stats.values():
                 stats.errors.forgive()
+                stats.errors_now.resume(stats.errors)
 
     def estimate(self, now: float, half_life_s: float) -> EndpointSnapshot:
         """What ranking reads: the decayed figures at ``now``, moved along a recent step."""
@@ -89,9 +90,27 @@ class EndpointBook:
 
     def unsure(self, snapshot: EndpointSnapshot, now: float) -> bool:
         """Whether the prober should look sooner: stale, too few samples, or a circuit not closed
-        (open: a probe's success closes it at once; half-open: it waits for a trial)."""
-        return (
-            snapshot.stale
-            or snapshot.samples < self.settings.min_samples
-            or self.breaker.state(now) is not BreakerState.CLOSED
-        )
+        (open: a probe's success closes it at once; half-open: it waits for a trial). An open
+        circuit asks again once its newest outcome is :func:`recheck_gap_s` old: soon after it
+        opened (most outages are short, and the cooldown's live trial is 15 s away), then less
+        often the longer it stays down."""
+        if snapshot.stale or snapshot.samples < self.settings.min_samples:
+            return True
+        breaker = self.breaker
+        open_for = breaker.open_for_s(now)
+        if open_for is None:
+            return False
+        if breaker.state(now) is BreakerState.HALF_OPEN:
+            return True
+        return snapshot.age_s is None or snapshot.age_s >= recheck_gap_s(open_for)
+
+
+RECHECK_MIN_S = 2.0
+RECHECK_MAX_S = 30.0
+
+
+def recheck_gap_s(open_for_s: float) -> float:
+    """How old an open circuit's newest outcome may get before the prober is asked to look:
+    a quarter of the time it has been open, from 2 s up to 30 s (a provider down for an hour is
+    asked after 120 times, not 1,800)."""
+    return min(max(open_for_s / 4.0, RECHECK_MIN_S), RECHECK_MAX_S)

@@ -59,6 +59,10 @@ class CircuitBreaker:
             return BreakerState.OPEN
         return BreakerState.HALF_OPEN
 
+    def open_for_s(self, now: float) -> float | None:
+        """Seconds since the circuit last opened (None when closed)."""
+        return None if self._opened_at is None else max(now - self._opened_at, 0.0)
+
     def retry_in_s(self, now: float) -> float:
         """Seconds until the cooldown ends (0 when not open)."""
         if self._opened_at is None:

@@ -3,6 +3,8 @@ Samples as the router feeds them."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from signalbox.catalog import BreakerSettings, RoutingSettings
@@ -70,5 +72,24 @@ def test_unsure_means_stale_thin_open_or_half_open() -> None:
         b.add(Sample(T0 + i, True, ttft_ms=100.0))
     assert not b.unsure(b.estimate(T0 + 5, 900.0), T0 + 5)
     b.add(Sample(T0 + 6, False, Source.TRAFFIC, ErrorClass.HTTP_5XX))
-    assert b.unsure(b.estimate(T0 + 7, 900.0), T0 + 7)  # open: a probe's success closes it
+    # open: a probe's success closes it, asked for once the newest outcome is 2 s old
+    assert not b.unsure(b.estimate(T0 + 7, 900.0), T0 + 7)
+    assert b.unsure(b.estimate(T0 + 8, 900.0), T0 + 8)
     assert b.unsure(b.estimate(T0 + 30, 900.0), T0 + 30)  # cooldown over: half-open
+
+
+def test_an_open_circuit_is_rechecked_soon_then_less_often() -> None:
+    b = book(RoutingSettings(breaker=BreakerSettings(failure_threshold=1, cooldown_s=1e6)))
+    for i in range(5):
+        b.add(Sample(T0 + i, True, ttft_ms=100.0))
+    b.add(Sample(T0 + 10, False, Source.TRAFFIC, ErrorClass.HTTP_5XX))  # opens at T0 + 10
+    asked = []
+    for t in range(11, 10 + 600):
+        now = T0 + t
+        if b.unsure(b.estimate(now, 900.0), now):
+            asked.append(t - 10)
+            b.add(Sample(now, False), now=now)  # the probe finds it still down
+    gaps = [y - x for x, y in itertools.pairwise(asked)]
+    assert asked[0] == 2 and gaps[0] <= 3  # within seconds of opening
+    assert max(gaps) == 30  # then at most every 30 s
+    assert 25 < len(asked) < 60  # ten minutes down: dozens of probes, not hundreds
