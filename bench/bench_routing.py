@@ -3,6 +3,7 @@
     python bench/bench_routing.py --generated 20            # random held-out scenarios 0..19
     python bench/bench_routing.py --scenarios drift,outages  # the fixed ones
         [--runs 1] [--rps 6] [--no-litellm] [--policies signalbox,oracle,...] [--raw DIR]
+        [--keep DIR]
     python bench/bench_routing.py --report bench/results/routing-....json   # tables again
 
 Policies: Signalbox with its default settings ("signalbox"), and with the same defaults with every
@@ -26,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -418,6 +420,11 @@ def main() -> None:
     )
     parser.add_argument("--report", type=Path, help="only print the tables of a saved result")
     parser.add_argument("--raw", type=Path, help="also write every request's result here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep each run's working directory here (stores with the decision log, logs)",
+    )
     args = parser.parse_args()
     if args.report:
         data = json.loads(args.report.read_text())
@@ -461,6 +468,8 @@ def main() -> None:
                     (args.raw / f"{name}-run{run + 1}.json").write_text(
                         json.dumps({p: [r.to_json() for r in rs] for p, rs in outs.items()})
                     )
+                if args.keep:  # the routers' stores and logs, for tracing their decisions
+                    shutil.copytree(tmp, args.keep / f"{name}-run{run + 1}", dirs_exist_ok=True)
                 all_runs[name].append(rep)
                 share = rep.get("signalbox", {}).get("share_of_oracle")
                 print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s, {fmt(share, '.1%')}")
