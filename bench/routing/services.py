@@ -154,14 +154,17 @@ class SignalboxRow:
         text += routing_toml(settings["routing"])
         catalog = self.home / "catalog.toml"
         catalog.write_text(text)
+        self.url = f"http://127.0.0.1:{free_port()}"
         self.env = dict(
             env,
             SIGNALBOX_DATABASE_URL=f"sqlite:///{self.home / 'signalbox.db'}",
             SIGNALBOX_CATALOG=str(catalog),
             SIGNALBOX_DATA_DIR=str(self.home),
+            # the prober asks this router which endpoints to probe sooner (without it, it polled
+            # the default port, where nothing answers)
+            SIGNALBOX_ROUTER_URL=self.url,
         )
         self.migrate = start(cli("db", "upgrade"), self.env, self.home / "db.log")
-        self.url = f"http://127.0.0.1:{free_port()}"
 
     def launch(self) -> list[subprocess.Popen[bytes]]:
         """After the migration: the prober and the router (call once the simulator answers)."""

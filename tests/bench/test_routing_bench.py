@@ -267,3 +267,23 @@ def test_a_routing_run_whose_client_was_starved_is_named_but_not_shown(
     assert "| Signalbox (default settings) | 96.0% |" in text  # the sound run's table
     assert "60.0%" not in text
     assert "Not shown: `routing-20261204T100000Z.json`" in text and "12.0% of its" in text
+
+
+def test_each_signalbox_rows_prober_asks_its_own_router_for_sooner_probes(
+    tmp_path, monkeypatch
+) -> None:
+    from bench.routing.services import SignalboxRow
+    from signalbox.settings import Settings
+
+    default = Settings().router_url
+    scenario = parse_scenario(generate(3, 420.0), "gen-003.toml")
+    row = SignalboxRow("signalbox", scenario, "http://127.0.0.1:1", tmp_path, {}, 10.0)
+    try:
+        # the prober's settings, read from the row's environment: its own router, not the
+        # default port (where nothing answered, so no sooner probe was ever asked for)
+        for key, value in row.env.items():
+            monkeypatch.setenv(key, value)
+        assert Settings().router_url == row.url != default
+    finally:
+        row.migrate.kill()
+        row.migrate.wait()
