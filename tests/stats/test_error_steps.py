@@ -11,7 +11,15 @@ from signalbox.records import Sample, Source
 from signalbox.routing.book import EndpointBook
 from signalbox.routing.scoring import PriceInfo
 from signalbox.stats import EndpointStats
-from signalbox.stats.beta import MIN_SEGMENT, SteppedBeta, change_at
+from signalbox.stats.beta import (
+    CHANGE_G,
+    MIN_MINORITY,
+    MIN_SEGMENT,
+    RECENT_OUTCOMES,
+    SteppedBeta,
+    _g_stat,
+    change_at,
+)
 
 T0 = 1_800_000_000.0
 
@@ -35,6 +43,20 @@ def test_a_burst_that_begins_after_a_clean_run_is_a_change_by_its_third_failure(
 def test_the_newest_change_is_the_one_reported() -> None:
     # a burst began at 20 and ended at 26: where the rate stands now starts at 26
     assert change_at(outcomes("." * 20 + "xxxxxxxx" + "." * 6)) == 28
+
+
+def test_no_split_passes_with_fewer_than_three_failures_or_successes() -> None:
+    # what lets change_at skip most windows unsearched: every split of a window with two
+    # failures (or two successes) scores under CHANGE_G, and three can pass
+    def best(failures: int) -> float:
+        return max(
+            _g_stat(f1, n1, failures - f1, n2)
+            for n1 in range(MIN_SEGMENT, RECENT_OUTCOMES - MIN_SEGMENT + 1)
+            for n2 in range(MIN_SEGMENT, RECENT_OUTCOMES - n1 + 1)
+            for f1 in range(max(failures - n2, 0), min(failures, n1) + 1)
+        )
+
+    assert best(MIN_MINORITY - 1) < CHANGE_G < best(MIN_MINORITY)
 
 
 def test_a_steady_rate_rarely_shows_a_change() -> None:
