@@ -68,7 +68,6 @@ class EndpointBook:
             # on consecutive failures.
             for stats in self.stats.values():
                 stats.errors.forgive()
-                stats.errors_now.resume(stats.errors)
 
     def estimate(self, now: float, half_life_s: float) -> EndpointSnapshot:
         """What ranking reads: the decayed figures at ``now``, moved along a recent step."""

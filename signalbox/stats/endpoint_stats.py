@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from signalbox.records import ErrorClass, Sample, Source
-from signalbox.stats.beta import DecayedBeta, SteppedBeta
+from signalbox.stats.beta import DecayedBeta
 from signalbox.stats.decay import DecayedMoments, ForwardDecay
 from signalbox.stats.drift import Drift
 from signalbox.stats.histogram import DEFAULT_SPEC, BucketSpec, DecayedHistogram
@@ -54,8 +54,6 @@ class EndpointSnapshot:
     # lag a change by H / ln 2): see ``projected`` and ``signalbox.stats.drift``
     ttft_step: float = 1.0
     tps_step: float = 1.0
-    # the error rate since a recent change (a burst that began or ended): ``SteppedBeta``
-    error_rate_now: float | None = None
 
     @classmethod
     def point(
@@ -93,13 +91,9 @@ class EndpointSnapshot:
         step: what the router ranks on, as a decayed median alone is most of a half-life behind a
         provider whose speed just changed. The factors apply to the geometric means they were
         measured against; each p50 becomes that, and the other quantiles keep their spread
-        around it; the error rate becomes the one since a recent change. Alerts, the breaker and
-        the API keep the decayed figures."""
-        now_rate = self.error_rate if self.error_rate_now is None else self.error_rate_now
+        around it. Alerts and the API keep the decayed figures."""
         if self.ttft_step == 1.0 and self.tps_step == 1.0:
-            if now_rate == self.error_rate:
-                return self
-            return replace(self, error_rate=now_rate, error_rate_now=None)
+            return self
         ttft_geomean = _times(self.ttft_geomean_ms, self.ttft_step)
         tps_geomean = _times(self.tps_geomean, self.tps_step)
         a = _ratio(ttft_geomean, self.ttft_p50_ms, self.ttft_step)
@@ -116,8 +110,6 @@ class EndpointSnapshot:
             tps_geomean=tps_geomean,
             ttft_step=1.0,
             tps_step=1.0,
-            error_rate=now_rate,
-            error_rate_now=None,
         )
 
     @property
@@ -150,7 +142,6 @@ class EndpointStats:
         self.drift_ttft = Drift()
         self.drift_tps = Drift()
         self.errors = DecayedBeta()
-        self.errors_now = SteppedBeta()  # the same outcomes, restarted at a change
         self.uptime = UptimeWindows()
         self.last_seen_ts: float | None = None
         self.last_ok_ts: float | None = None
@@ -178,7 +169,6 @@ class EndpointStats:
         # An app's malformed request (4xx on traffic) says nothing about the endpoint's health.
         if not (source == Source.TRAFFIC and error_class == ErrorClass.HTTP_4XX):
             self.errors.add(not ok, g)
-            self.errors_now.add(not ok, g)
             self.uptime.add(ts, ok)
         if ttft_ms is not None and ttft_ms > 0:
             self.ttft.add(ttft_ms, g)
@@ -205,7 +195,7 @@ class EndpointStats:
         self.uptime.add(ts, True, count=total, ok_count=ok)
 
     def _scale(self, factor: float) -> None:
-        for part in (self.ttft, self.tps, self.e2e, self.itl, self.errors, self.errors_now):
+        for part in (self.ttft, self.tps, self.e2e, self.itl, self.errors):
             part.scale(factor)
         self.log_ttft.scale(factor)
         self.log_tps.scale(factor)
@@ -250,7 +240,6 @@ class EndpointStats:
             tps_geomean=_exp(self.log_tps.mean()),
             ttft_step=self.drift_ttft.factor(),
             tps_step=self.drift_tps.factor(),
-            error_rate_now=self.errors_now.rate(f),
         )
 
 
