@@ -116,7 +116,12 @@ def resolve(name: str, workdir: Path) -> tuple[Scenario, str, float, float]:
         text = generate(int(name[4:]), GENERATED_SPAN_S)
         path = workdir / f"{name}.toml"
         path.write_text(text)
-        return parse_scenario(text, path.name), str(path), GENERATED_SCALE, 42.0
+        return (
+            parse_scenario(text, path.name),
+            str(path),
+            GENERATED_SCALE,
+            GENERATED_SPAN_S / GENERATED_SCALE,
+        )
     scale, duration = SCENARIOS[name]
     return load_scenario(name), name, scale, duration
 
