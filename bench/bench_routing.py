@@ -5,6 +5,7 @@
         [--runs 1] [--rps 6] [--no-litellm] [--policies signalbox,oracle,...] [--raw DIR]
         [--keep DIR]
     python bench/bench_routing.py --report bench/results/routing-....json   # tables again
+    python bench/bench_routing.py --generated 20 --candidate ../venv-b/bin/python  # paired A/B
 
 Policies: Signalbox with its default settings ("signalbox"), and with the same defaults with every
 duration divided by the run's time scale ("signalbox-scaled": the default router at the
@@ -18,6 +19,13 @@ it. Each policy gets its own simulator with the same scenario and seed (same tim
 disturbance between policies); all run at once, time compressed. Loopback only. The simulator's
 noise (per-request spread, jitter, stalls, other tenants' load) is on. No router setting changes
 per scenario. Every run writes bench/results/routing-<time>.json (bench/report.py reads them).
+
+A/B of a router change: ``--candidate PYTHON`` (the interpreter of an environment where a worktree
+at the commit to try is installed, ``pip install -e``) adds, next to each Signalbox row, the same
+row run by that installation ("signalbox@candidate"), in the same run, on the same stream, so each
+scenario run pairs the two under the same machine load (two separate runs of one scenario can
+differ by tens of points). It writes routing-ab-<time>.json, which the README's table does not
+read, and prints the paired differences.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -40,7 +49,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.record import Run  # noqa: E402
+from bench.record import Run, commit  # noqa: E402
 from bench.routing.generate import generate  # noqa: E402
 from bench.routing.metrics import (  # noqa: E402
     distribution,
@@ -56,6 +65,7 @@ from bench.routing.policies import (  # noqa: E402
     hindsight_static,
 )
 from bench.routing.services import (  # noqa: E402
+    CANDIDATE,
     LITELLM_VERSION,
     SignalboxRow,
     ensure_litellm,
@@ -108,6 +118,20 @@ LABELS = {
     "litellm": f"LiteLLM Router {LITELLM_VERSION} (latency-based)",
     "oracle": "oracle (greedy on truth)",
 }
+
+
+def installed_tree(python: str) -> Path | None:
+    """The checkout whose Signalbox ``python`` imports (its services too), or None."""
+    code = (
+        "import pathlib, signalbox, signalbox.router;"
+        "print(pathlib.Path(signalbox.__file__).resolve().parents[1])"
+    )
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    except OSError:
+        return None
+    tree = Path(out.stdout.strip())
+    return tree if out.returncode == 0 and (tree / "signalbox").is_dir() else None
 
 
 def resolve(name: str, workdir: Path) -> tuple[Scenario, str, float, float]:
@@ -184,9 +208,15 @@ def litellm_job(path: Path, scenario: Scenario, sim_url: str, plans, epoch: floa
 
 
 async def run_scenario(
-    name: str, run: int, rps: float, policies: list[str], workdir: Path
+    name: str,
+    run: int,
+    rps: float,
+    policies: list[str],
+    workdir: Path,
+    candidate: str | None = None,
 ) -> tuple[dict, dict[str, list[Result]]]:
-    """One run of one scenario: the report row per policy, and every request's result."""
+    """One run of one scenario: the report row per policy, and every request's result (rows
+    ending ``@candidate`` run Signalbox with the interpreter ``candidate``)."""
     scenario, scenario_arg, scale, duration = resolve(name, workdir)
     plans = schedule(seed=1000 + run, rps=rps, duration_s=duration)
     env = dict(os.environ, PYTHONUNBUFFERED="1", **api_key_environment(scenario))
@@ -201,9 +231,17 @@ async def run_scenario(
             )
             procs.append(proc)
         rows = {
-            row: SignalboxRow(row, scenario, sims[row], workdir, env, scale)
-            for row in SIGNALBOX_ROWS
-            if row in policies
+            row: SignalboxRow(
+                row,
+                scenario,
+                sims[row],
+                workdir,
+                env,
+                scale,
+                python=candidate if row.endswith(CANDIDATE) else None,
+            )
+            for row in policies
+            if row.removesuffix(CANDIDATE) in SIGNALBOX_ROWS
         }
         procs += [r.migrate for r in rows.values()]
         for url in sims.values():  # set-up, before any request is timed: blocking is fine
@@ -363,7 +401,7 @@ def summary(all_runs: dict[str, list[dict]]) -> dict:
             margins.setdefault(policy, []).append(statistics.median(values))
     out = {}
     for policy, values in shares.items():
-        out[policy] = {"label": LABELS.get(policy, policy), **distribution(values)}
+        out[policy] = {"label": label(policy), **distribution(values)}
         if policy in spreads:
             out[policy]["run_spread"] = statistics.median(spreads[policy])
         if policy in margins:
@@ -374,6 +412,58 @@ def summary(all_runs: dict[str, list[dict]]) -> dict:
                 "worst": min(m),
             }
     return out
+
+
+def label(policy: str) -> str:
+    """The policy's name in tables ("..., candidate" for an A/B's candidate row)."""
+    base = policy.removesuffix(CANDIDATE)
+    return LABELS.get(base, base) + (", candidate" if base != policy else "")
+
+
+def paired_ab(all_runs: dict[str, list[dict]]) -> dict:
+    """Per candidate row, against its base row: each scenario's difference in share of the
+    oracle (candidate less base, in the same run; the median over the scenario's runs), and
+    over the scenarios their median and mean, how many are better and worse, and the two-sided
+    sign test's p-value (no assumption on the differences' distribution)."""
+    diffs: dict[str, list[float]] = {}
+    for runs in all_runs.values():
+        per: dict[str, list[float]] = {}
+        for rep in runs:
+            for policy, row in rep.items():
+                base = rep.get(policy.removesuffix(CANDIDATE)) or {}
+                if (
+                    policy.endswith(CANDIDATE)
+                    and row.get("share_of_oracle") is not None
+                    and base.get("share_of_oracle") is not None
+                ):
+                    per.setdefault(policy, []).append(
+                        row["share_of_oracle"] - base["share_of_oracle"]
+                    )
+        for policy, values in per.items():
+            diffs.setdefault(policy, []).append(statistics.median(values))
+    out = {}
+    for policy, d in diffs.items():
+        better, worse = sum(v > 0 for v in d), sum(v < 0 for v in d)
+        out[policy] = {
+            "base": policy.removesuffix(CANDIDATE),
+            "n": len(d),
+            "median": statistics.median(d),
+            "mean": statistics.fmean(d),
+            "better": better,
+            "worse": worse,
+            "sign_p": sign_test(better, worse),
+            "per_scenario": [round(v, 4) for v in d],
+        }
+    return out
+
+
+def sign_test(better: int, worse: int) -> float:
+    """Two-sided sign-test p-value of ``better`` against ``worse`` (ties left out)."""
+    n = better + worse
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(better, worse) + 1)) / 2**n
+    return min(1.0, 2 * tail)
 
 
 def fmt(v, spec: str) -> str:  # type: ignore[no-untyped-def]
@@ -406,6 +496,15 @@ def print_tables(all_runs: dict[str, list[dict]], rps: float) -> None:
             f"  {d['label']:<40} median {fmt(d['median'], '.1%')}, worst 10 % "
             f"{fmt(d['worst10'], '.1%')}, min {fmt(d['min'], '.1%')} (n={d['n']}){extra}"
         )
+    ab = paired_ab(all_runs)
+    if ab:
+        print("\nA/B: candidate less base, share of the oracle, paired within each run")
+    for policy, d in ab.items():
+        print(
+            f"  {policy:<28} median {d['median'] * 100:+.1f} pt, mean {d['mean'] * 100:+.1f} pt, "
+            f"better in {d['better']} of {d['n']}, worse in {d['worse']} "
+            f"(sign test p = {d['sign_p']:.2f})"
+        )
 
 
 def main() -> None:
@@ -425,6 +524,11 @@ def main() -> None:
     )
     parser.add_argument("--report", type=Path, help="only print the tables of a saved result")
     parser.add_argument("--raw", type=Path, help="also write every request's result here")
+    parser.add_argument(
+        "--candidate",
+        help="A/B: also run each Signalbox row with this python, of an environment where the "
+        "change to try is installed",
+    )
     parser.add_argument(
         "--keep",
         type=Path,
@@ -449,6 +553,16 @@ def main() -> None:
     if asked - set(POLICIES):
         parser.error(f"unknown policy {sorted(asked - set(POLICIES))[0]!r}")
     policies = [p for p in POLICIES if p in asked]
+    candidate = None
+    if args.candidate is not None:
+        candidate = str(Path(args.candidate).absolute())
+        tree = installed_tree(candidate)
+        if tree is None:
+            parser.error(f"--candidate {args.candidate}: no Signalbox installed for that python")
+        rows = [p for p in policies if p in SIGNALBOX_ROWS]
+        if not rows:
+            parser.error("--candidate needs a Signalbox row among the policies")
+        policies += [row + CANDIDATE for row in rows]
     settings = {
         "rps": args.rps,
         "runs": args.runs,
@@ -461,13 +575,18 @@ def main() -> None:
         },
         "litellm_version": LITELLM_VERSION,
     }
-    record = Run("routing", "python bench/bench_routing.py " + " ".join(sys.argv[1:]), settings)
+    if candidate is not None:
+        settings["candidate"] = {"python": candidate, **commit(tree)}
+    benchmark = "routing" if candidate is None else "routing-ab"
+    record = Run(benchmark, "python bench/bench_routing.py " + " ".join(sys.argv[1:]), settings)
     all_runs: dict[str, list[dict]] = {n: [] for n in names}
     for run in range(args.runs):
         for name in names:
             with tempfile.TemporaryDirectory(prefix=f"sbx-bench-{name}-") as tmp:
                 t = time.monotonic()
-                rep, outs = asyncio.run(run_scenario(name, run, args.rps, policies, Path(tmp)))
+                rep, outs = asyncio.run(
+                    run_scenario(name, run, args.rps, policies, Path(tmp), candidate)
+                )
                 if args.raw:  # every request, for looking into where traffic went
                     args.raw.mkdir(parents=True, exist_ok=True)
                     (args.raw / f"{name}-run{run + 1}.json").write_text(
@@ -479,7 +598,10 @@ def main() -> None:
                 share = rep.get("signalbox", {}).get("share_of_oracle")
                 print(f"run {run + 1} {name}: {time.monotonic() - t:.0f}s, {fmt(share, '.1%')}")
                 # saved after every scenario run: a crash an hour in keeps what was measured
-                path = record.save({"scenarios": all_runs, "summary": summary(all_runs)})
+                figures = {"scenarios": all_runs, "summary": summary(all_runs)}
+                if candidate is not None:
+                    figures["ab"] = paired_ab(all_runs)
+                path = record.save(figures)
     print_tables(all_runs, args.rps)
     print(f"\nwritten: {path.relative_to(ROOT)}")
 

@@ -57,11 +57,12 @@ def command_line(script: str) -> str:
     return " ".join(["python", f"bench/{script}", *sys.argv[1:]])
 
 
-def commit() -> dict[str, Any]:
-    """The measured commit and whether the tree had uncommitted changes."""
+def commit(tree: Path = ROOT) -> dict[str, Any]:
+    """The measured commit (of this tree, or of another source tree) and whether the tree had
+    uncommitted changes."""
 
     def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        out = subprocess.run(["git", *args], cwd=tree, capture_output=True, text=True)
         return out.stdout.strip()
 
     # results written by earlier runs are untracked files: not a change to the measured code

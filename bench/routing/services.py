@@ -38,8 +38,13 @@ SIGNALBOX_SETTINGS = {
 }
 
 
+CANDIDATE = "@candidate"  # suffix of a row run by another installation (an A/B's candidate)
+
+
 def row_settings(row: str, time_scale: float) -> dict:
-    """The settings of Signalbox row ``row`` on a run compressed ``time_scale``-fold."""
+    """The settings of Signalbox row ``row`` on a run compressed ``time_scale``-fold (a
+    candidate row has its base row's: an A/B changes the code, not the settings)."""
+    row = row.removesuffix(CANDIDATE)
     if row != "signalbox-scaled":
         return SIGNALBOX_SETTINGS[row]
     default = SIGNALBOX_SETTINGS["signalbox"]
@@ -78,9 +83,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli(*args: str) -> list[str]:
-    """The argv of a ``signalbox`` subcommand in this interpreter."""
-    return [sys.executable, "-m", "signalbox.cli", *args]
+def cli(*args: str, python: str = sys.executable) -> list[str]:
+    """The argv of a ``signalbox`` subcommand in this interpreter (or ``python``)."""
+    return [python, "-m", "signalbox.cli", *args]
 
 
 def wait_http(url: str, deadline_s: float = 60) -> None:
@@ -94,9 +99,11 @@ def wait_http(url: str, deadline_s: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer within {deadline_s}s")
 
 
-def start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start a process logging to ``log``."""
-    return subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+def start(
+    argv: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a process logging to ``log`` (in ``cwd``, default this one's)."""
+    return subprocess.Popen(argv, env=env, cwd=cwd, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -131,7 +138,14 @@ def start_simulator(
 
 class SignalboxRow:
     """Signalbox's store, prober and router in front of ``sim_url`` with ``row``'s settings; the
-    store's migration starts at once (it takes seconds), the processes at :meth:`launch`."""
+    store's migration starts at once (it takes seconds), the processes at :meth:`launch`.
+
+    ``python``: run Signalbox with that interpreter, of an environment where another checkout is
+    installed (a worktree at the commit to try): the candidate of an A/B, measured in the same run
+    as the code it is compared with. Its processes start in the row's own directory, as with
+    ``-m`` the working directory comes first on ``sys.path`` and this checkout's would shadow
+    the candidate's packages. (A PYTHONPATH to the other tree is not enough: ``signalbox.router``
+    and the other services are mapped to their folders by the installation, not found by path.)"""
 
     def __init__(
         self,
@@ -141,8 +155,10 @@ class SignalboxRow:
         workdir: Path,
         env: dict[str, str],
         time_scale: float,
+        python: str | None = None,
     ) -> None:
         settings = row_settings(row, time_scale)
+        self.python = python
         self.home = workdir / row
         self.home.mkdir(exist_ok=True)
         text = catalog_toml(
@@ -164,7 +180,12 @@ class SignalboxRow:
             # the default port, where nothing answers)
             SIGNALBOX_ROUTER_URL=self.url,
         )
-        self.migrate = start(cli("db", "upgrade"), self.env, self.home / "db.log")
+        self.migrate = self._start("db.log", "db", "upgrade")
+
+    def _start(self, log: str, *args: str) -> subprocess.Popen[bytes]:
+        if self.python is None:
+            return start(cli(*args), self.env, self.home / log)
+        return start(cli(*args, python=self.python), self.env, self.home / log, cwd=self.home)
 
     def launch(self) -> list[subprocess.Popen[bytes]]:
         """After the migration: the prober and the router (call once the simulator answers)."""
@@ -172,8 +193,8 @@ class SignalboxRow:
             raise RuntimeError(f"db upgrade failed; see {self.home / 'db.log'}")
         port = self.url.rsplit(":", 1)[1]
         return [
-            start(cli("probe"), self.env, self.home / "probe.log"),
-            start(cli("router", "--port", port), self.env, self.home / "router.log"),
+            self._start("probe.log", "probe"),
+            self._start("router.log", "router", "--port", port),
         ]
 
 

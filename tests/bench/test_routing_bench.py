@@ -4,6 +4,7 @@ hindsight baseline, the share distribution, and the README table built from resu
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -287,3 +288,62 @@ def test_each_signalbox_rows_prober_asks_its_own_router_for_sooner_probes(
     finally:
         row.migrate.kill()
         row.migrate.wait()
+
+
+def test_an_ab_pairs_each_candidate_row_with_its_base_row_within_each_run() -> None:
+    from bench.bench_routing import label, paired_ab, sign_test
+
+    def run(base: float, cand: float) -> dict:
+        return {
+            "signalbox": {"share_of_oracle": base},
+            "signalbox@candidate": {"share_of_oracle": cand},
+            "oracle": {"share_of_oracle": 1.0},
+        }
+
+    # gen-000: the candidate ahead in both runs, though its worse run is below the base's better
+    # one (pairing within a run, not comparing the runs' medians); gen-001: behind; gen-002: tie
+    scenarios = {
+        "gen-000": [run(0.95, 0.97), run(0.80, 0.84)],
+        "gen-001": [run(0.90, 0.88), run(0.91, 0.89)],
+        "gen-002": [run(0.90, 0.90)],
+    }
+    ab = paired_ab(scenarios)
+    assert set(ab) == {"signalbox@candidate"}
+    d = ab["signalbox@candidate"]
+    assert d["base"] == "signalbox" and d["n"] == 3
+    assert d["per_scenario"] == pytest.approx([0.03, -0.02, 0.0])
+    assert d["median"] == pytest.approx(0.0)
+    assert (d["better"], d["worse"]) == (1, 1)
+    assert d["sign_p"] == 1.0
+    # without a candidate row there is nothing to pair
+    assert paired_ab({"gen-000": [{"signalbox": {"share_of_oracle": 0.9}}]}) == {}
+    # the sign test: 5 of 5 better is p = 2 / 32; 9 of 10 is 2 * 11 / 1024
+    assert sign_test(5, 0) == pytest.approx(0.0625)
+    assert sign_test(1, 9) == pytest.approx(22 / 1024)
+    assert label("signalbox-scaled@candidate").endswith(", candidate")
+    assert label("signalbox-scaled@candidate").startswith(label("signalbox-scaled"))
+
+
+def test_a_candidate_row_runs_signalbox_with_the_candidates_python(tmp_path) -> None:
+    from bench.bench_routing import installed_tree
+    from bench.routing.services import ROOT, SignalboxRow, row_settings
+
+    # an "interpreter" that only says what it was asked to run, and where
+    python = tmp_path / "python"
+    python.write_text('#!/bin/sh\necho ran in "$PWD": "$@"\n')
+    python.chmod(0o755)
+    scenario = parse_scenario(generate(3, 420.0), "gen-003.toml")
+    row = SignalboxRow(
+        "signalbox@candidate", scenario, "http://127.0.0.1:1", tmp_path, {}, 10.0, str(python)
+    )
+    assert row.migrate.wait(60) == 0
+    log = (row.home / "db.log").read_text()
+    # in the row's own folder: in this checkout, `-m` would import this checkout's packages
+    assert f"ran in {row.home}: -m signalbox.cli db upgrade" in log, log
+    # same settings as the row it is compared with: an A/B changes the code only
+    assert row_settings("signalbox-scaled@candidate", 10.0) == row_settings(
+        "signalbox-scaled", 10.0
+    )
+    # the candidate's checkout is read off its installation (for the result's commit)
+    assert installed_tree(sys.executable) == ROOT
+    assert installed_tree(str(python)) is None
