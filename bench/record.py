@@ -78,13 +78,16 @@ def machine() -> dict[str, Any]:
 class Run:
     """One benchmark run's record: started now, written by :meth:`save`."""
 
-    def __init__(self, benchmark: str, command: str, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, benchmark: str, command: str, settings: dict[str, Any], tree: Path = ROOT
+    ) -> None:
+        """``tree``: the checkout measured, when it is not this one."""
         self.benchmark = benchmark
         self.started = datetime.now(UTC)
         self.data: dict[str, Any] = {
             "benchmark": benchmark,
             "command": command,
-            **commit(),
+            **commit(tree),
             "started_at": self.started.isoformat(timespec="seconds"),
             "machine_at_start": machine(),
             "settings": settings,

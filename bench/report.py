@@ -55,6 +55,7 @@ SUMMARY = (
     ("dashboard", "bench.bench_dashboard"),
     ("alerts", "bench.bench_alerts"),
     ("routes", "bench.bench_routes"),
+    ("stats", "bench.bench_stats"),
 )
 
 
