@@ -7,7 +7,9 @@ with lognormal noise, the provider's speed halving and recovering every 500 obse
 step detector has steps to find): ``EndpointStats.add`` alone, and the router's whole cycle for one
 proxied request (``LiveState``: begin, the load curve, the observation into every half-life's
 statistics and the breaker, end, and a fresh ranking of the model's endpoints, as the proxy ranks
-per request). The baseline in the same run is a plain exponentially weighted mean of the same
+per request). Observations are 0.1 s apart, so every ranking rebuilds the endpoint's snapshot
+(rebuilt at most every 50 ms after new data): the cycle of an endpoint at 10 requests/s; a busier
+one shares each rebuild between requests. The baseline in the same run is a plain exponentially weighted mean of the same
 values (what a naive router would keep): the ratio says what the statistics cost in units of the
 machine's speed that day. Signalbox is imported from the interpreter running the script, so
 running it with another environment's python measures that checkout (the result records which).
