@@ -127,7 +127,11 @@ def installed_tree(python: str) -> Path | None:
         "print(pathlib.Path(signalbox.__file__).resolve().parents[1])"
     )
     try:
-        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+        # not run here: with -c the working directory comes first on sys.path, and this
+        # checkout's package would answer for the candidate's
+        out = subprocess.run(
+            [python, "-c", code], capture_output=True, text=True, timeout=60, cwd=Path.home()
+        )
     except OSError:
         return None
     tree = Path(out.stdout.strip())

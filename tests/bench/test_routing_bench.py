@@ -324,7 +324,7 @@ def test_an_ab_pairs_each_candidate_row_with_its_base_row_within_each_run() -> N
     assert label("signalbox-scaled@candidate").startswith(label("signalbox-scaled"))
 
 
-def test_a_candidate_row_runs_signalbox_with_the_candidates_python(tmp_path) -> None:
+def test_a_candidate_row_runs_signalbox_with_the_candidates_python(tmp_path, monkeypatch) -> None:
     from bench.bench_routing import installed_tree
     from bench.routing.services import ROOT, SignalboxRow, row_settings
 
@@ -344,6 +344,12 @@ def test_a_candidate_row_runs_signalbox_with_the_candidates_python(tmp_path) -> 
     assert row_settings("signalbox-scaled@candidate", 10.0) == row_settings(
         "signalbox-scaled", 10.0
     )
-    # the candidate's checkout is read off its installation (for the result's commit)
+    # the candidate's checkout is read off its installation (for the result's commit), not off
+    # whatever checkout the benchmark runs in
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "signalbox" / "router").mkdir(parents=True)
+    (elsewhere / "signalbox" / "__init__.py").write_text("")
+    (elsewhere / "signalbox" / "router" / "__init__.py").write_text("")
+    monkeypatch.chdir(elsewhere)
     assert installed_tree(sys.executable) == ROOT
     assert installed_tree(str(python)) is None
