@@ -11,7 +11,11 @@ shape in the store (``probe.claims``); when another worker holds it, the run is 
 job's next run moved to where it can take over if that worker stops (or has more than its share).
 
 Traffic coverage (``coverage``, with ``skip_with_traffic``): a scheduled run of an endpoint that
-served successful traffic within the last interval is skipped (``probe.coverage``).
+served successful traffic within the last interval is skipped (``probe.coverage``). A sooner run
+is not: the router asks for one only when it lacks data, and for an endpoint with fresh traffic
+that means its circuit opened, so the traffic that covers it is the success before the failures
+(routing benchmark, generated outages: a recovered provider's first probe waited out the whole
+probe interval after its last good request, and traffic came back 11-12 s after recovery).
 
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
 once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for the endpoints the router lists in
@@ -88,7 +92,8 @@ class Prober:
     ``sink`` is called on the *main* loop with every kept observation (normally
     ``ObservationWriter.submit``). Start, reload and stop are called from the main loop. With
     ``claims``, scheduled runs first claim their endpoint x shape (``--once`` runs never do); with
-    ``coverage``, they skip endpoints that live traffic measured within the last interval.
+    ``coverage``, they skip endpoints that live traffic measured within the last interval (runs
+    brought forward by :meth:`probe_soon` never skip).
     """
 
     def __init__(
@@ -125,6 +130,7 @@ class Prober:
         self._endpoint_locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._last_soon: dict[int, float] = {}
+        self._soon_jobs: set[str] = set()  # brought forward by probe_soon, not yet run
         self._stopping = False
         self.counts: Counter[str] = Counter()
 
@@ -239,8 +245,11 @@ class Prober:
         target = self._targets.get(job_id)
         if target is None:
             return
+        asked = job_id in self._soon_jobs
+        self._soon_jobs.discard(job_id)
         if (
-            self.coverage is not None
+            not asked
+            and self.coverage is not None
             and self._settings.skip_with_traffic
             and self.coverage.covered(target.endpoint_id, time.time(), self._settings.interval_s)
         ):
@@ -353,6 +362,7 @@ class Prober:
             if job is not None:
                 # a little jitter so that a batch of stale endpoints does not fire at once
                 job.modify(next_run_time=utcnow() + timedelta(seconds=random.uniform(0, 1)))
+                self._soon_jobs.add(target.job_id)
                 self.counts["soon"] += 1
         for eid in ids:
             self._last_soon[eid] = now_mono

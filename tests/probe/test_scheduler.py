@@ -229,16 +229,49 @@ async def test_the_scheduler_skips_endpoints_that_traffic_measured(
     )
     await prober.start()
     try:
-        # when both are due
-        prober.probe_soon([busy, idle])
-        await wait_for(lambda: any(o.endpoint_id == idle for o in got))
-        if skip:
-            await wait_for(lambda: prober.metrics().get("skipped_traffic", 0) >= 1)
-        else:
-            await wait_for(lambda: any(o.endpoint_id == busy for o in got))
+        # when "busy" comes due on its schedule (at once; "idle" half an interval later)
+        await wait_for(
+            lambda: (
+                prober.metrics().get("skipped_traffic", 0) >= 1
+                or any(o.endpoint_id == busy for o in got)
+            )
+        )
     finally:
         await prober.stop()
         engine.dispose()
-    # then only the one without fresh traffic was probed (unless skipping is turned off)
+    # then the one with fresh traffic was not probed (unless skipping is turned off)
     assert any(o.endpoint_id == busy for o in got) is not skip
     assert ("skipped_traffic" in prober.metrics()) is skip
+
+
+async def test_a_probe_the_router_asks_for_goes_even_where_traffic_measured(
+    scripted: ScriptedServer, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    ids = sync(engine, fleet_catalog())
+    busy = ids["alpha"]
+    # given "busy" served traffic a moment ago (then, say, its circuit opened: the router asks)
+    insert(engine, busy, time.time(), Source.TRAFFIC)
+    coverage = TrafficCoverage(engine)
+    coverage.refresh(3600)
+    scripted.scripts["busy"] = scripted.scripts["later"] = ok_script()
+    targets = [
+        make_target(scripted.url("busy"), name="busy", endpoint_id=busy),
+        make_target(scripted.url("later"), name="later", endpoint_id=ids["bravo"]),
+    ]
+    got: list[Observation] = []
+    prober = Prober(
+        targets, settings(interval_s=3600, skip_with_traffic=True), got.append, coverage=coverage
+    )
+    await prober.start()
+    try:
+        await wait_for(lambda: prober.metrics().get("skipped_traffic", 0) >= 1)  # its turn
+        # when the router asks for a sooner probe of it
+        prober.probe_soon([busy])
+        # then it is probed, coverage notwithstanding
+        await wait_for(lambda: any(o.endpoint_id == busy for o in got))
+    finally:
+        await prober.stop()
+        engine.dispose()
+    assert prober.metrics()["skipped_traffic"] == 1
+    assert prober.metrics()["soon"] == 1
