@@ -59,6 +59,7 @@ class EndpointBook:
             main.errors.rate(f),
             main.errors.total * f,
             out_of_band=sample.source == Source.PROBE,
+            started=sample.ts,
         )
         if recovered:
             # The failures that opened the breaker describe an episode that is now over; left

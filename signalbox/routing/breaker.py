@@ -34,6 +34,7 @@ class CircuitBreaker:
 
     __slots__ = (
         "_cooldown_s",
+        "_failed_started",
         "_opened_at",
         "_trial_at",
         "consecutive_failures",
@@ -50,6 +51,7 @@ class CircuitBreaker:
         self._opened_at: float | None = None
         self._cooldown_s = self.settings.cooldown_s
         self._trial_at: float | None = None
+        self._failed_started: float | None = None  # when the newest failed request started
 
     def state(self, now: float) -> BreakerState:
         """CLOSED, OPEN (cooling down) or HALF_OPEN (cooldown over, a trial may go)."""
@@ -90,6 +92,7 @@ class CircuitBreaker:
         samples: float = 0.0,
         *,
         out_of_band: bool = False,
+        started: float | None = None,
     ) -> bool:
         """Fold one outcome in; ``error_rate`` and ``samples`` are the decayed figures after it.
         Returns whether this outcome closed an open or half-open breaker (a recovery).
@@ -97,8 +100,17 @@ class CircuitBreaker:
         ``out_of_band`` marks an outcome the router did not send (a probe): its success while the
         breaker cools down is a trial that cost no app request, so the breaker closes at once
         rather than waiting out the cooldown.
+
+        ``started`` is when the outcome's request started (default ``now``). A success of a
+        request that started before the newest failure started is older news than that failure:
+        it neither resets the count of consecutive failures nor closes the circuit. Without this,
+        the streams that began just before an outage, finishing during it, kept resetting the
+        count, and the router went on sending requests to a dead provider for twice as long.
         """
         state = self.state(now)
+        started = now if started is None else started
+        if ok and self._failed_started is not None and started < self._failed_started:
+            return False
         if ok:
             self.consecutive_failures = 0
             if state is BreakerState.HALF_OPEN or (state is BreakerState.OPEN and out_of_band):
@@ -106,6 +118,8 @@ class CircuitBreaker:
                 return True
             return False
         self.consecutive_failures += 1
+        if self._failed_started is None or started > self._failed_started:
+            self._failed_started = started
         if state is BreakerState.HALF_OPEN:
             self._open(now, "half-open trial failed", backoff=True)
         elif state is BreakerState.CLOSED:

@@ -46,6 +46,30 @@ def test_success_resets_consecutive_failures() -> None:
     assert b.state(2.0) is BreakerState.CLOSED
 
 
+def test_a_success_that_started_before_the_newest_failure_resets_nothing() -> None:
+    # given streams that began just before an outage and finish during it, between its failures
+    b = CircuitBreaker(BreakerSettings(failure_threshold=3))
+    b.record(False, 1.0, started=1.0)
+    b.record(True, 1.5, started=0.2)  # started before the failure: older news
+    b.record(False, 2.0, started=2.0)
+    b.record(True, 2.5, started=0.4)
+    assert b.state(2.5) is BreakerState.CLOSED
+    b.record(False, 3.0, started=3.0)
+    # then the three failures in a row open the circuit
+    assert b.state(3.0) is BreakerState.OPEN
+    # and a probe that started before the last failure does not close it; one after does
+    b.record(True, 3.5, out_of_band=True, started=2.9)
+    assert b.state(3.5) is BreakerState.OPEN
+    b.record(True, 4.0, out_of_band=True, started=3.6)
+    assert b.state(4.0) is BreakerState.CLOSED
+    # and a success that started after the newest failure resets the count as before
+    b.record(False, 5.0, started=5.0)
+    b.record(True, 5.5, started=5.2)
+    b.record(False, 6.0, started=6.0)
+    b.record(False, 7.0, started=7.0)
+    assert b.state(7.0) is BreakerState.CLOSED
+
+
 def test_probe_success_closes_an_open_breaker_before_the_cooldown_ends() -> None:
     b = CircuitBreaker(BreakerSettings(failure_threshold=2, cooldown_s=15))
     b.record(False, 0.0)
