@@ -109,9 +109,9 @@ class CircuitBreaker:
         """
         state = self.state(now)
         started = now if started is None else started
-        if ok and self._failed_started is not None and started < self._failed_started:
-            return False
         if ok:
+            if self._failed_started is not None and started < self._failed_started:
+                return False  # older news than the newest failure
             self.consecutive_failures = 0
             if state is BreakerState.HALF_OPEN or (state is BreakerState.OPEN and out_of_band):
                 self._close()
@@ -119,7 +119,7 @@ class CircuitBreaker:
             return False
         self.consecutive_failures += 1
         if self._failed_started is None or started > self._failed_started:
-            self._failed_started = started
+            self._failed_started = started  # outcomes may arrive out of order
         if state is BreakerState.HALF_OPEN:
             self._open(now, "half-open trial failed", backoff=True)
         elif state is BreakerState.CLOSED:
