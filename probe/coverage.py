@@ -60,8 +60,14 @@ class TrafficCoverage:
 
     def covered(self, endpoint_id: int, now_s: float, window_s: float) -> bool:
         """Whether ``endpoint_id`` served successful traffic in the ``window_s`` before ``now_s``."""
+        lapses = self.lapses_at(endpoint_id, window_s)
+        return lapses is not None and now_s < lapses
+
+    def lapses_at(self, endpoint_id: int, window_s: float) -> float | None:
+        """When ``endpoint_id``'s newest known successful traffic becomes ``window_s`` old (epoch
+        seconds), or None when it has none."""
         last = self._last_ok.get(endpoint_id)
-        return last is not None and now_s - last < window_s
+        return None if last is None else last + window_s
 
 
 def _epoch(ts: datetime) -> float:

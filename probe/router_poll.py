@@ -4,10 +4,10 @@ Chosen over a push API so that the router needs no address for the prober (and s
 workers can follow one router): every ``interval_s`` the prober reads ``GET {router}/v1/endpoints``
 and calls :meth:`Prober.probe_soon` for the endpoints in the answer's ``wanted_probes`` list
 (``provider/model`` keys, most needed first). The router alone decides which endpoints those are
-(``EndpointBook.unsure``: stale, fewer samples than ``[routing] min_samples``, or a circuit not
-closed), so the prober does not keep a second copy of the rule that could drift from it. A router
-that is not running is not an error; an answer without ``wanted_probes`` (not a Signalbox router)
-asks for nothing.
+(``EndpointBook.unsure``: stale, fewer samples than ``[routing] min_samples``, a step waiting for
+its second observation, or a circuit not closed), so the prober does not keep a second copy of the
+rule that could drift from it. A router that is not running is not an error; an answer without
+``wanted_probes`` (not a Signalbox router) asks for nothing.
 
 An open circuit is probed too: a probe's success closes it at once (out of band, costing no app
 request), so a provider that recovers is back within a poll and a probe, instead of after a

@@ -11,15 +11,20 @@ shape in the store (``probe.claims``); when another worker holds it, the run is 
 job's next run moved to where it can take over if that worker stops (or has more than its share).
 
 Traffic coverage (``coverage``, with ``skip_with_traffic``): a scheduled run of an endpoint that
-served successful traffic within the last interval is skipped (``probe.coverage``). A sooner run
-is not: the router asks for one only when it lacks data, and for an endpoint with fresh traffic
-that means its circuit opened, so the traffic that covers it is the success before the failures
-(routing benchmark, generated outages: a recovered provider's first probe waited out the whole
-probe interval after its last good request, and traffic came back 11-12 s after recovery).
+served successful traffic within the last interval is skipped (``probe.coverage``), and the job's
+next run moves to when that traffic is an interval old, so no endpoint goes unmeasured for much
+more than an interval (routing benchmark, held-out ``gen-095``: a provider that lost its traffic
+to a slowdown was next probed 30 s after its last request, at a 15 s interval). A sooner run is
+never skipped: the router asks for one only when what it has is not enough (a circuit opened, and
+the traffic that covers the endpoint is the success before the failures; or one answer off the
+estimate waits for a second), so the covering traffic is not the news it asked for (generated
+outages: a recovered provider's first probe waited out the whole probe interval after its last
+good request, and traffic came back 11-12 s after recovery).
 
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
 once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for the endpoints the router lists in
-``wanted_probes`` (stale, too few samples, or a circuit not closed).
+``wanted_probes`` (stale, too few samples, a step waiting for its second observation, or a
+circuit not closed).
 
 A scheduled run that finds the endpoint's previous probe still in flight is skipped and counted
 (``skipped_running``), not logged: a slow provider's probe may outlast the interval.
@@ -34,7 +39,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -247,14 +252,16 @@ class Prober:
             return
         asked = job_id in self._soon_jobs
         self._soon_jobs.discard(job_id)
-        if (
-            not asked
-            and self.coverage is not None
-            and self._settings.skip_with_traffic
-            and self.coverage.covered(target.endpoint_id, time.time(), self._settings.interval_s)
-        ):
-            self.counts["skipped_traffic"] += 1
-            return
+        if not asked and self.coverage is not None and self._settings.skip_with_traffic:
+            s = self._settings
+            lapses = self.coverage.lapses_at(target.endpoint_id, s.interval_s)
+            if lapses is not None and time.time() < lapses:
+                self.counts["skipped_traffic"] += 1
+                # The next run goes where the traffic's measurement is an interval old, not an
+                # interval after this skip: an endpoint that just lost its traffic would
+                # otherwise go unmeasured for up to two intervals.
+                self._run_at(target.job_id, lapses + random.uniform(0, s.jitter_s))
+                return
         if not self.budget.allow():
             self.counts["skipped_budget"] += 1
             return
@@ -263,6 +270,12 @@ class Prober:
         obs = await self._probe(target)
         if obs is not None:
             self._hand_over(obs)
+
+    def _run_at(self, job_id: str, epoch_s: float) -> None:
+        """Move a job's next run to ``epoch_s`` (probe loop)."""
+        job = self._scheduler.get_job(job_id) if self._scheduler is not None else None
+        if job is not None:
+            job.modify(next_run_time=datetime.fromtimestamp(epoch_s, UTC))
 
     async def _claim(self, target: Target) -> bool:
         """Claim this run in the store (off the timing path: on a thread, with a deadline)."""

@@ -209,8 +209,9 @@ class LiveState:
         ]
 
     def wanted_probes(self, now: float | None = None) -> list[str]:
-        """Endpoint keys the prober should probe sooner: stale, fewer samples than the routing
-        settings' ``min_samples``, or half-open; most needed first (no data, then oldest)."""
+        """Endpoint keys the prober should probe sooner (``EndpointBook.unsure``: stale, fewer
+        samples than the routing settings' ``min_samples``, a step waiting for its second
+        observation, or a circuit not closed); most needed first (no data, then oldest)."""
         now = self.clock() if now is None else now
         wanted: list[tuple[float, str]] = []
         for key, book in self.books.items():

@@ -54,6 +54,9 @@ class EndpointSnapshot:
     # lag a change by H / ln 2): see ``projected`` and ``signalbox.stats.drift``
     ttft_step: float = 1.0
     tps_step: float = 1.0
+    # the newest TTFT or tps alone has left the recent ones by a step's margin: a step waiting for
+    # its second observation (``Drift.pending``), which the router asks a probe for
+    step_pending: bool = False
 
     @classmethod
     def point(
@@ -215,6 +218,8 @@ class EndpointStats:
         itl = self.itl.quantiles((0.5,))
         age = None if self.last_seen_ts is None else max(now - self.last_seen_ts, 0.0)
         uptime = self.uptime.windows(now) if with_uptime else {}
+        ttft_step, ttft_pending = self.drift_ttft.read()
+        tps_step, tps_pending = self.drift_tps.read()
         return EndpointSnapshot(
             ts=now,
             samples=self.errors.total * f,
@@ -238,8 +243,9 @@ class EndpointStats:
             uptime_1d=uptime.get("1d"),
             ttft_geomean_ms=_exp(self.log_ttft.mean()),
             tps_geomean=_exp(self.log_tps.mean()),
-            ttft_step=self.drift_ttft.factor(),
-            tps_step=self.drift_tps.factor(),
+            ttft_step=ttft_step,
+            tps_step=tps_step,
+            step_pending=ttft_pending or tps_pending,
         )
 
 

@@ -275,3 +275,31 @@ async def test_a_probe_the_router_asks_for_goes_even_where_traffic_measured(
         engine.dispose()
     assert prober.metrics()["skipped_traffic"] == 1
     assert prober.metrics()["soon"] == 1
+
+
+async def test_a_skipped_endpoint_is_probed_once_its_traffic_is_an_interval_old(
+    scripted: ScriptedServer, sqlite_url: str
+) -> None:
+    engine = make_engine(sqlite_url)
+    ids = sync(engine, fleet_catalog())
+    quiet = ids["alpha"]
+    # given an endpoint whose last request was 59 s ago (its traffic went elsewhere since)
+    insert(engine, quiet, time.time() - 59, Source.TRAFFIC)
+    coverage = TrafficCoverage(engine)
+    coverage.refresh(60)
+    scripted.scripts["quiet"] = ok_script()
+    targets = [make_target(scripted.url("quiet"), name="quiet", endpoint_id=quiet)]
+    got: list[Observation] = []
+    prober = Prober(
+        targets, settings(interval_s=60, skip_with_traffic=True), got.append, coverage=coverage
+    )
+    await prober.start()
+    try:
+        # when its scheduled run comes due (at once) and is skipped for that traffic
+        await wait_for(lambda: prober.metrics().get("skipped_traffic", 0) >= 1)
+        # then it is probed when that traffic is 60 s old, not a whole interval after the skip
+        await wait_for(lambda: len(got) == 1)
+    finally:
+        await prober.stop()
+        engine.dispose()
+    assert prober.metrics()["skipped_traffic"] == 1

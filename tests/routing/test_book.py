@@ -93,3 +93,17 @@ def test_an_open_circuit_is_rechecked_soon_then_less_often() -> None:
     assert asked[0] == 2 and gaps[0] <= 3  # within seconds of opening
     assert max(gaps) == 30  # then at most every 30 s
     assert 25 < len(asked) < 60  # ten minutes down: dozens of probes, not hundreds
+
+
+def test_a_step_waiting_for_its_second_answer_asks_for_a_probe() -> None:
+    # given a provider that was slow, then one fast answer (its traffic had gone elsewhere)
+    b = book()
+    for i in range(12):
+        b.add(Sample(T0 + i, True, Source.PROBE, ttft_ms=900.0, tps=40.0))
+    assert not b.unsure(b.estimate(T0 + 12, 900.0), T0 + 12)
+    b.add(Sample(T0 + 20, True, Source.PROBE, ttft_ms=200.0, tps=150.0))
+    # then the router asks for a probe to tell a recovery from an outlier
+    assert b.unsure(b.estimate(T0 + 21, 900.0), T0 + 21)
+    # and once the second fast answer confirms the step, it asks no more
+    b.add(Sample(T0 + 23, True, Source.PROBE, ttft_ms=200.0, tps=150.0))
+    assert not b.unsure(b.estimate(T0 + 24, 900.0), T0 + 24)

@@ -108,3 +108,32 @@ def test_slowdowns_the_router_caused_itself_are_not_a_step() -> None:
     for i in range(24, 27):
         stats.add(Sample(T0 + 2 * i, True, tps=80.0))
     assert stats.snapshot(T0 + 55).tps_step < 0.8
+
+
+def test_one_answer_off_the_estimate_is_a_pending_step_until_the_next_one_tells() -> None:
+    # a provider slow for a while (no traffic since: only probes reach it), then one fast probe
+    stats = EndpointStats(half_life_s=900.0, stale_after_s=300)
+    for i in range(12):
+        stats.add(Sample(T0 + i, True, tps=40.0, ttft_ms=900.0))
+    assert not stats.snapshot(T0 + 12).step_pending
+    stats.add(Sample(T0 + 20, True, tps=150.0, ttft_ms=200.0))
+    first = stats.snapshot(T0 + 21)
+    assert first.step_pending and first.tps_step == 1.0  # one answer: a step, or an outlier
+    # a second fast answer makes it a step (no longer pending), ranked at once
+    stats.add(Sample(T0 + 22, True, tps=150.0, ttft_ms=200.0))
+    second = stats.snapshot(T0 + 23)
+    assert not second.step_pending
+    assert second.projected().tps_p50 == pytest.approx(150.0, rel=0.05)
+
+
+def test_an_outlier_stops_being_pending_when_the_next_answer_is_as_before() -> None:
+    drift = fed([100.0] * 10 + [40.0])
+    assert drift.read() == (1.0, True)
+    drift.add(math.log(100.0), 1.0)
+    assert drift.read() == (1.0, False)
+
+
+def test_noise_alone_rarely_leaves_a_step_pending() -> None:
+    # lognormal noise of 20 %: each pending step costs one extra probe, so it must be rare
+    pending = [fed(noisy(seed, 0.2)).read()[1] for seed in range(500)]
+    assert sum(pending) / len(pending) < 0.02
