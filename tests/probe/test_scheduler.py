@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from sqlalchemy import Engine
 
 from signalbox.catalog import ProbeSettings, ProbeShape
 from signalbox.db import make_engine
@@ -207,17 +208,24 @@ async def test_probe_once_probes_every_target_once(scripted: ScriptedServer) -> 
     assert "signalbox_probe_ok 2" in prober.metrics_text()
 
 
+def served(sqlite_url: str, age_s: float) -> tuple[Engine, dict[str, int], TrafficCoverage]:
+    """A store of the fleet where "alpha" served a request ``age_s`` ago, and its coverage read
+    over the last hour."""
+    engine = make_engine(sqlite_url)
+    ids = sync(engine, fleet_catalog())
+    insert(engine, ids["alpha"], time.time() - age_s, Source.TRAFFIC)
+    coverage = TrafficCoverage(engine)
+    coverage.refresh(3600)
+    return engine, ids, coverage
+
+
 @pytest.mark.parametrize("skip", [True, False])
 async def test_the_scheduler_skips_endpoints_that_traffic_measured(
     scripted: ScriptedServer, sqlite_url: str, skip: bool
 ) -> None:
-    engine = make_engine(sqlite_url)
-    ids = sync(engine, fleet_catalog())
-    busy, idle = ids["alpha"], ids["bravo"]
     # given the router just proxied a request to "busy", and none to "idle"
-    insert(engine, busy, time.time(), Source.TRAFFIC)
-    coverage = TrafficCoverage(engine)
-    coverage.refresh(3600)
+    engine, ids, coverage = served(sqlite_url, age_s=0)
+    busy, idle = ids["alpha"], ids["bravo"]
     targets = [
         make_target(scripted.url("busy"), name="busy", endpoint_id=busy),
         make_target(scripted.url("idle"), name="idle", endpoint_id=idle),
@@ -247,13 +255,9 @@ async def test_the_scheduler_skips_endpoints_that_traffic_measured(
 async def test_a_probe_the_router_asks_for_goes_even_where_traffic_measured(
     scripted: ScriptedServer, sqlite_url: str
 ) -> None:
-    engine = make_engine(sqlite_url)
-    ids = sync(engine, fleet_catalog())
-    busy = ids["alpha"]
     # given "busy" served traffic a moment ago (then, say, its circuit opened: the router asks)
-    insert(engine, busy, time.time(), Source.TRAFFIC)
-    coverage = TrafficCoverage(engine)
-    coverage.refresh(3600)
+    engine, ids, coverage = served(sqlite_url, age_s=0)
+    busy = ids["alpha"]
     scripted.scripts["busy"] = scripted.scripts["later"] = ok_script()
     targets = [
         make_target(scripted.url("busy"), name="busy", endpoint_id=busy),
@@ -280,13 +284,9 @@ async def test_a_probe_the_router_asks_for_goes_even_where_traffic_measured(
 async def test_a_skipped_endpoint_is_probed_once_its_traffic_is_an_interval_old(
     scripted: ScriptedServer, sqlite_url: str
 ) -> None:
-    engine = make_engine(sqlite_url)
-    ids = sync(engine, fleet_catalog())
-    quiet = ids["alpha"]
     # given an endpoint whose last request was 59 s ago (its traffic went elsewhere since)
-    insert(engine, quiet, time.time() - 59, Source.TRAFFIC)
-    coverage = TrafficCoverage(engine)
-    coverage.refresh(60)
+    engine, ids, coverage = served(sqlite_url, age_s=59)
+    quiet = ids["alpha"]
     scripted.scripts["quiet"] = ok_script()
     targets = [make_target(scripted.url("quiet"), name="quiet", endpoint_id=quiet)]
     got: list[Observation] = []
