@@ -5,7 +5,7 @@ workers can follow one router): every ``interval_s`` the prober reads ``GET {rou
 and calls :meth:`Prober.probe_soon` for the endpoints in the answer's ``wanted_probes`` list
 (``provider/model`` keys, most needed first). The router alone decides which endpoints those are
 (``EndpointBook.unsure``: stale, fewer samples than ``[routing] min_samples``, a step waiting for
-its second observation, or a circuit not closed), so the prober does not keep a second copy of the
+more evidence, or a circuit not closed), so the prober does not keep a second copy of the
 rule that could drift from it. A router that is not running is not an error; an answer without
 ``wanted_probes`` (not a Signalbox router) asks for nothing.
 

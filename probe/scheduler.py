@@ -23,7 +23,7 @@ good request, and traffic came back 11-12 s after recovery).
 
 Sooner probes: :meth:`Prober.probe_soon` moves the next run of an endpoint's jobs to now (at most
 once per ``soon_min_gap_s``); ``probe.router_poll`` calls it for the endpoints the router lists in
-``wanted_probes`` (stale, too few samples, a step waiting for its second observation, or a
+``wanted_probes`` (stale, too few samples, a step waiting for more evidence, or a
 circuit not closed).
 
 A scheduled run that finds the endpoint's previous probe still in flight is skipped and counted

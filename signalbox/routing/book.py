@@ -89,11 +89,11 @@ class EndpointBook:
         )
 
     def unsure(self, snapshot: EndpointSnapshot, now: float) -> bool:
-        """Whether the prober should look sooner: stale, too few samples, a step waiting for its
-        second observation, or a circuit not closed (open: a probe's success closes it at once;
+        """Whether the prober should look sooner: stale, too few samples, a step waiting for more
+        evidence, or a circuit not closed (open: a probe's success closes it at once;
         half-open: it waits for a trial). A pending step is asked for because an endpoint that
         lost its traffic to a slowdown hears only from probes, and would wait out a whole probe
-        interval for the second fast answer that shows it has recovered. An open circuit asks
+        interval for each further fast answer that shows it has recovered. An open circuit asks
         again once its newest outcome is :func:`recheck_gap_s` old: soon after it opened (most
         outages are short, and the cooldown's live trial is 15 s away), then less often the
         longer it stays down."""

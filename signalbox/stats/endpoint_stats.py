@@ -54,8 +54,9 @@ class EndpointSnapshot:
     # lag a change by H / ln 2): see ``projected`` and ``signalbox.stats.drift``
     ttft_step: float = 1.0
     tps_step: float = 1.0
-    # the newest TTFT or tps alone has left the recent ones by a step's margin: a step waiting for
-    # its second observation (``Drift.pending``), which the router asks a probe for
+    # the newest one to three TTFTs or tps have left the ones before by more than the noise but
+    # not yet a step's margin: a step waiting for more evidence (``Drift.pending``), which the
+    # router asks a probe for
     step_pending: bool = False
 
     @classmethod
