@@ -20,7 +20,7 @@ around a mean, and would hide itself that way, but moves one successive differen
 A step waits for its second observation, and with few observations and a noisy spread for a third
 or fourth; until then the newest one to three observations may have left the ones before them by
 less than a step's margin, but more than ``PENDING_Z`` standard errors, every one of them the same
-way (:meth:`Drift.pending`). An endpoint the router still sends to gets the next observation
+way (:meth:`Drift.search`). An endpoint the router still sends to gets the next observation
 within a request or two; one it has stopped sending to (because it was slow) hears only from
 scheduled probes, an interval apart, so the router asks the prober to look again sooner
 (``EndpointBook.unsure``). Routing benchmark, held-out ``gen-095``: a provider's degradation
@@ -82,56 +82,40 @@ class Drift:
         diffs = [abs(b - a) for a, b in itertools.pairwise(xs)]
         return max(statistics.median(diffs) * MAD_TO_SIGMA, SIGMA_FLOOR)
 
-    def step(self, sigma: float) -> float | None:
-        """The mean after the most significant recent step, or None when there is none."""
+    def search(self, sigma: float) -> tuple[float | None, bool]:
+        """One pass over the splits of the recent observations into before and after: the mean
+        after the most significant step (None when there is none), and, with no step, whether one
+        is pending: the newest one to ``PENDING_AFTER`` observations have all left the ones before
+        them the same way by more than ``PENDING_Z`` standard errors (a step waiting for more
+        evidence, or an outlier; another observation tells which)."""
         xs = list(self.recent)
         n = len(xs)
-        if n < MIN_BEFORE + MIN_AFTER:
-            return None
         total = sum(xs)
-        best_z, level = STEP_Z, None
-        before = 0.0
-        for k in range(1, n - MIN_AFTER + 1):
+        best_z, level, pending = STEP_Z, None, False
+        before = sum(xs[: MIN_BEFORE - 1])
+        for k in range(MIN_BEFORE, n):
             before += xs[k - 1]
-            if k < MIN_BEFORE:
-                continue
+            after = n - k
             before_mean = before / k
-            after_mean = (total - before) / (n - k)
-            z = abs(after_mean - before_mean) / (sigma * math.sqrt(1.0 / k + 1.0 / (n - k)))
-            if z > best_z and _all_moved(xs[k:], before_mean, after_mean - before_mean):
+            after_mean = (total - before) / after
+            shift = after_mean - before_mean
+            z = abs(shift) / (sigma * math.sqrt(1.0 / k + 1.0 / after))
+            # STEP_Z > PENDING_Z: a split short of the lower margin is neither
+            if z <= PENDING_Z or not _all_moved(xs[k:], before_mean, shift):
+                continue
+            if after >= MIN_AFTER and z > best_z:
                 best_z, level = z, after_mean
-        return level
-
-    def pending(self, sigma: float, level: float | None = None) -> bool:
-        """Whether the newest one to ``PENDING_AFTER`` observations have all left the ones before
-        them the same way, by more than ``PENDING_Z`` standard errors, with no step found
-        (``level``: what :meth:`step` returned): a step waiting for more evidence, or an outlier;
-        another observation tells which."""
-        if level is not None:
-            return False
-        xs = list(self.recent)
-        total = sum(xs)
-        after = 0.0
-        for m in range(1, PENDING_AFTER + 1):
-            k = len(xs) - m
-            if k < MIN_BEFORE:
-                return False
-            after += xs[k]
-            before_mean = (total - after) / k
-            shift = after / m - before_mean
-            if abs(shift) > PENDING_Z * sigma * math.sqrt(1.0 / k + 1.0 / m) and _all_moved(
-                xs[k:], before_mean, shift
-            ):
-                return True
-        return False
+            if after <= PENDING_AFTER:
+                pending = True
+        return level, pending and level is None
 
     def read(self) -> tuple[float, bool]:
-        """:meth:`factor` and :meth:`pending` together (one noise estimate, one search)."""
+        """:meth:`factor` and whether a step is pending (one noise estimate, one search)."""
         sigma = self.noise()
-        level = self.step(sigma)
+        level, pending = self.search(sigma)
         mean = self.mean.mean()
         if level is None or mean is None:
-            return 1.0, self.pending(sigma, level)
+            return 1.0, pending
         lo, hi = FACTOR_RANGE
         return min(max(math.exp(level - mean), lo), hi), False
 

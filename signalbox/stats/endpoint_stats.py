@@ -55,7 +55,7 @@ class EndpointSnapshot:
     ttft_step: float = 1.0
     tps_step: float = 1.0
     # the newest one to three TTFTs or tps have left the ones before by more than the noise but
-    # not yet a step's margin: a step waiting for more evidence (``Drift.pending``), which the
+    # not yet a step's margin: a step waiting for more evidence (``Drift.search``), which the
     # router asks a probe for
     step_pending: bool = False
 
